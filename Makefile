@@ -1,0 +1,54 @@
+# Two commands for a newcomer: `make test` and `make demo`. Both create the virtualenv and install first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The default venv runs the newest Airflow 3.3; the provider itself supports 2.11 and later.
+AIRFLOW_VERSION ?= 3.3.2
+PIP_QUIET ?= -q
+
+# Intercom's OpenAPI specs are not part of this repo; the contract test skips without them.
+SHARED_OPENAPI := $(abspath ../shared/intercom-openapi)
+INTERCOM_OPENAPI_DIR ?= $(if $(wildcard $(SHARED_OPENAPI)/2.11.yaml),$(SHARED_OPENAPI),)
+export INTERCOM_OPENAPI_DIR
+
+# Keep Airflow's files (airflow.cfg, SQLite DB, logs) inside the project, git-ignored.
+export AIRFLOW_HOME ?= $(CURDIR)/airflow_home
+export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
+
+SANDBOX_PORT ?= 0
+DEMO_TOKEN := demo-sandbox-token
+
+.PHONY: install test lint typecheck pytest demo sandbox clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install $(PIP_QUIET) --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml
+	$(BIN)/python -m pip install $(PIP_QUIET) -e ".[test]" "apache-airflow==$(AIRFLOW_VERSION)"
+	touch $@
+
+install: $(VENV)/.installed
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+demo: install
+	@$(BIN)/python -m airflow_provider_intercom.sandbox.launch --token $(DEMO_TOKEN) --seed demo -- \
+		$(BIN)/python example_dags/quickstart_hook.py
+
+sandbox: install
+	$(BIN)/python -m airflow_provider_intercom.sandbox --host 127.0.0.1 --port $(or $(filter-out 0,$(SANDBOX_PORT)),8111) \
+		--token $(DEMO_TOKEN) --verbose
+
+clean:
+	rm -rf $(VENV) airflow_home build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,57 @@
+"""Provider metadata read by Airflow's provider discovery; it must import nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Keep in step with airflow_provider_intercom.hooks.intercom (regions, default version) and with
+# the hook's get_connection_form_widgets(), which Airflow 2.11 reads instead of conn-fields.
+_REGIONS = ["us", "eu", "au"]
+_DEFAULT_API_VERSION = "2.11"
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Return the provider-info dict that the ``apache_airflow_provider`` entry point points at."""
+    return {
+        "package-name": "airflow-provider-intercom",
+        "name": "Intercom",
+        "description": "`Intercom <https://www.intercom.com/>`__ tags: bulk tag and untag contacts and "
+        "companies, list tags, and wait for a tag.",
+        "integrations": [
+            {
+                "integration-name": "Intercom",
+                "external-doc-url": "https://developers.intercom.com/docs/references/rest-api/api.intercom.io/tags",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [
+            {"integration-name": "Intercom", "python-modules": ["airflow_provider_intercom.hooks.intercom"]}
+        ],
+        "connection-types": [
+            {
+                "connection-type": "intercom",
+                "hook-class-name": "airflow_provider_intercom.hooks.intercom.IntercomHook",
+                "hook-name": "Intercom",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["login", "schema", "port"],
+                    "relabeling": {"password": "Access token", "host": "Base URL (optional)"},
+                    "placeholders": {
+                        "host": "leave empty to use the region's URL, e.g. https://api.eu.intercom.io",
+                        "password": "Intercom access token",
+                    },
+                },
+                "conn-fields": {
+                    "region": {
+                        "label": "Region",
+                        "description": "Where the workspace is hosted: us, eu or au.",
+                        "schema": {"type": ["string", "null"], "enum": _REGIONS, "default": "us"},
+                    },
+                    "api_version": {
+                        "label": "API version",
+                        "description": "Sent as the Intercom-Version header: 2.0 to 2.16, or Preview.",
+                        "schema": {"type": ["string", "null"], "default": _DEFAULT_API_VERSION},
+                    },
+                },
+            }
+        ],
+    }

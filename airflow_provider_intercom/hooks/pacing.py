@@ -1,0 +1,95 @@
+"""Client-side pacing from Intercom's ``X-RateLimit-*`` headers, shared by every thread of one hook."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+
+
+class RateLimitPacer:
+    """
+    Hold requests back while the current rate-limit window has no budget left.
+
+    Intercom counts calls in 10-second windows and says, on every authenticated answer, how many
+    calls the window allows (``X-RateLimit-Limit``), how many are left (``X-RateLimit-Remaining``)
+    and when the window resets (``X-RateLimit-Reset``, a Unix time). The budget is per workspace,
+    so other processes may spend it too: the pacer trusts the latest figures the server sent and
+    only counts its own calls in between. It never waits while the server says budget is left.
+
+    :param max_wait: the longest single wait, in seconds, whatever the reset header says
+        (protects against clock skew and nonsense headers).
+    :param clock: wall-clock source returning Unix seconds (the reset header is wall-clock time).
+    :param sleep: function used to wait; injectable for tests.
+    """
+
+    def __init__(
+        self,
+        max_wait: float = 30.0,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.max_wait = max_wait
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self.limit: int | None = None
+        self.remaining: int | None = None
+        self.reset_at: float | None = None
+
+    def acquire(self) -> float:
+        """
+        Reserve one call, waiting for the window to reset first if its budget is spent.
+
+        :return: the number of seconds waited (0.0 when the call could go at once).
+        """
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = self._clock()
+                if self.reset_at is not None and now >= self.reset_at:
+                    # A new window began: the old figures say nothing about it.
+                    self.remaining = None
+                    self.reset_at = None
+                if self.remaining is None or self.remaining > 0:
+                    if self.remaining is not None:
+                        self.remaining -= 1
+                    return waited
+                # remaining is only ever set together with reset_at.
+                until_reset = (self.reset_at or now) - now
+                # A little jitter so that threads released by one reset do not all fire at once.
+                delay = min(until_reset + random.uniform(0.0, 0.25), self.max_wait)
+            self._sleep(delay)
+            waited += delay
+
+    def update(self, headers: Mapping[str, str]) -> None:
+        """
+        Record the budget a response reports; answers without the headers change nothing.
+
+        :param headers: the response headers (case-insensitive mapping).
+        """
+        try:
+            remaining = int(headers["X-RateLimit-Remaining"])
+            reset_at = float(headers["X-RateLimit-Reset"])
+        except (KeyError, TypeError, ValueError):
+            return
+        limit = headers.get("X-RateLimit-Limit")
+        with self._lock:
+            if limit is not None and limit.isdigit():
+                self.limit = int(limit)
+            if self.reset_at is None or reset_at > self.reset_at:
+                self.reset_at, self.remaining = reset_at, remaining
+            elif reset_at == self.reset_at and self.remaining is not None:
+                # Answers from one window can arrive out of order across threads: keep the lowest.
+                self.remaining = min(self.remaining, remaining)
+
+    def exhaust_until(self, reset_at: float) -> None:
+        """
+        Mark the budget as spent until ``reset_at``, after a 429 answer.
+
+        :param reset_at: Unix time at which the server's window resets.
+        """
+        with self._lock:
+            if self.reset_at is None or reset_at >= self.reset_at:
+                self.reset_at, self.remaining = reset_at, 0
