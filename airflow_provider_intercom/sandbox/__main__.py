@@ -1,0 +1,90 @@
+"""
+Command line: run the Intercom sandbox until SIGINT or SIGTERM.
+
+``python -m airflow_provider_intercom.sandbox --port 8111 --token TOKEN --seed demo_seed.json``
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from airflow_provider_intercom.sandbox.ratelimit import DEFAULT_LIMIT, DEFAULT_WINDOW_SECONDS
+from airflow_provider_intercom.sandbox.server import IntercomSandbox
+
+DEMO_SEED = Path(__file__).with_name("demo_seed.json")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """
+    Describe the command-line options.
+
+    :return: The parser.
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m airflow_provider_intercom.sandbox",
+        description="Run a local fake of Intercom's REST API (tags, contacts, search, /me).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: %(default)s)")
+    parser.add_argument(
+        "--port", type=int, default=8111, help="port; 0 picks a free one (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--token", default="sandbox-token", help="accepted Bearer token (default: %(default)s)"
+    )
+    parser.add_argument("--seed", type=Path, help=f"JSON seed file, e.g. {DEMO_SEED}")
+    parser.add_argument("--rate-limit", type=int, default=DEFAULT_LIMIT, help="requests per window")
+    parser.add_argument(
+        "--window-seconds", type=int, default=DEFAULT_WINDOW_SECONDS, help="rate-limit window"
+    )
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="delay added to every response")
+    parser.add_argument(
+        "--fault-rate", type=float, default=0.0, help="fraction of requests given a random fault"
+    )
+    parser.add_argument("--fault-seed", type=int, help="seed of the random faults, for repeatable runs")
+    parser.add_argument("--verbose", action="store_true", help="write the access log to stderr")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """
+    Run the sandbox in the foreground.
+
+    :param argv: Arguments; ``sys.argv[1:]`` when None.
+    :return: The exit status.
+    """
+    options = build_parser().parse_args(argv)
+    sandbox = IntercomSandbox(
+        host=options.host,
+        port=options.port,
+        token=options.token,
+        seed=options.seed,
+        rate_limit=options.rate_limit,
+        window_seconds=options.window_seconds,
+        latency_ms=options.latency_ms,
+        fault_rate=options.fault_rate,
+        fault_seed=options.fault_seed,
+        verbose=options.verbose,
+    )
+    stop_requested = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop_requested.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    with sandbox:
+        print(f"Intercom sandbox listening on {sandbox.url}", flush=True)
+        # A timed wait lets the main thread run the signal handlers promptly.
+        while not stop_requested.wait(0.5):
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,425 @@
+"""
+The HTTP side of the sandbox: a threaded server, its request handler and :class:`IntercomSandbox`.
+
+Each request goes through the same steps: read the body, take a fault if one is due, check the Bearer
+token (401 without rate-limit headers), count it against the rate limit (429 when over), check the
+``Intercom-Version`` header, then run the route. Every step's answer is logged in the state's request log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import socket
+import sys
+import threading
+import time
+import traceback
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from airflow_provider_intercom.sandbox import render
+from airflow_provider_intercom.sandbox.faults import Fault, FaultInjector, FaultSpec
+from airflow_provider_intercom.sandbox.models import SandboxState
+from airflow_provider_intercom.sandbox.ratelimit import (
+    DEFAULT_LIMIT,
+    DEFAULT_WINDOW_SECONDS,
+    FixedWindowRateLimiter,
+)
+from airflow_provider_intercom.sandbox.routes import ApiRequest, ApiResponse, router
+
+log = logging.getLogger(__name__)
+
+JSON_CONTENT_TYPE = "application/json"
+HTML_OUTAGE_PAGE = (
+    b"<html><body><h1>502 Bad Gateway</h1><p>The upstream server is unavailable.</p></body></html>"
+)
+# Bodies and messages of the scripted/random status faults, with codes from Intercom's error code list.
+STATUS_FAULT_ERRORS = {
+    "500": ("server_error", "Internal Server Error"),
+    "502": ("server_error", "Bad Gateway"),
+    "503": ("service_unavailable", "Service Unavailable"),
+    "408": ("request_timeout", "Request Timeout"),
+}
+
+
+class SandboxHTTPServer(ThreadingHTTPServer):
+    """
+    A threaded HTTP server that knows its sandbox and its open connections.
+
+    :param address: ``(host, port)``; port 0 picks a free port.
+    :param sandbox: The sandbox whose state and settings the handler uses.
+    """
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], sandbox: IntercomSandbox) -> None:
+        self.sandbox = sandbox
+        self.open_connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(address, SandboxRequestHandler)
+
+    def close_open_connections(self) -> None:
+        """Shut down kept-alive client connections so handler threads end with the server."""
+        with self.connections_lock:
+            connections = list(self.open_connections)
+        for connection in connections:
+            # The client may have closed it already.
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+
+class SandboxRequestHandler(BaseHTTPRequestHandler):
+    """Answer one connection's requests, with keep-alive (HTTP/1.1) and without Nagle's delay."""
+
+    protocol_version = "HTTP/1.1"
+    # Without TCP_NODELAY a small response waits for the client's delayed ACK: ~40 ms per exchange.
+    disable_nagle_algorithm = True
+    server: SandboxHTTPServer
+
+    def setup(self) -> None:
+        """Register the connection so :meth:`IntercomSandbox.stop` can close it."""
+        super().setup()
+        with self.server.connections_lock:
+            self.server.open_connections.add(self.connection)
+
+    def finish(self) -> None:
+        """Unregister the connection."""
+        with self.server.connections_lock:
+            self.server.open_connections.discard(self.connection)
+        super().finish()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """
+        Write the access log only in verbose mode.
+
+        :param format: printf-style format.
+        :param args: Its arguments.
+        """
+        if self.server.sandbox.verbose:
+            super().log_message(format, *args)
+
+    def do_GET(self) -> None:
+        """Handle GET."""
+        self._handle()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
+
+    def _handle(self) -> None:
+        sandbox = self.server.sandbox
+        url = urlsplit(self.path)
+        version = (self.headers.get("Intercom-Version") or render.DEFAULT_VERSION).strip()
+        try:
+            raw_body = self._read_body()
+        except ValueError as error:
+            self.close_connection = True
+            self._send_json(400, render.error_body("parameter_invalid", str(error)), {})
+            self._log(url.path, 400, version, None)
+            return
+        request = ApiRequest(
+            method=self.command,
+            path=url.path,
+            query=parse_qs(url.query, keep_blank_values=True),
+            raw_body=raw_body,
+            version=version,
+            request_id=str(uuid.uuid4()),
+        )
+        try:
+            status = self._answer(sandbox, request)
+        except Exception:
+            # A bug in the sandbox, not in the client: say so, like a real server would.
+            traceback.print_exc(file=sys.stderr)
+            self.close_connection = True
+            self._send_json(500, render.error_body("server_error", "Sandbox internal error"), {})
+            status = 500
+        self._log(url.path, status, version, _parsed_json(raw_body))
+
+    def _answer(self, sandbox: IntercomSandbox, request: ApiRequest) -> int | None:
+        fault = sandbox.faults.next_fault(request.path)
+        delay_ms = sandbox.latency_ms + (fault.delay_ms if fault is not None else 0)
+        if delay_ms:
+            time.sleep(delay_ms / 1000)
+        if fault is not None and fault.skips_request:
+            return self._send_fault(sandbox, fault)
+        if not self._authorized(sandbox.token):
+            # Intercom sends no rate-limit headers to a request without valid credentials.
+            self._send_json(
+                401, render.error_body("unauthorized", "Access Token Invalid", request.request_id), {}
+            )
+            return 401
+        decision = sandbox.rate_limiter.hit()
+        rate_headers = decision.headers()
+        if not decision.allowed:
+            message = sandbox.rate_limiter.exceeded_message()
+            self._send_json(
+                429, render.error_body("rate_limit_exceeded", message, request.request_id), rate_headers
+            )
+            return 429
+        if request.version not in render.SUPPORTED_VERSIONS:
+            body = render.error_body(
+                "intercom_version_invalid",
+                f"Intercom-Version {request.version!r} is not valid",
+                request.request_id,
+            )
+            self._send_json(400, body, rate_headers)
+            return 400
+        response: ApiResponse = router.dispatch(sandbox.state, request)
+        self._send_json(response.status, response.body, {**rate_headers, **response.headers})
+        return response.status
+
+    def _send_fault(self, sandbox: IntercomSandbox, fault: Fault) -> int | None:
+        if fault.kind == "drop":
+            # Close without a byte of answer, as a crashed upstream or a reset connection would.
+            self.close_connection = True
+            return None
+        if fault.kind == "empty200":
+            self._send_bytes(200, b"", JSON_CONTENT_TYPE, {})
+            return 200
+        if fault.kind == "html200":
+            self._send_bytes(200, HTML_OUTAGE_PAGE, "text/html; charset=utf-8", {})
+            return 200
+        if fault.kind == "429":
+            limiter = sandbox.rate_limiter
+            reset = math.ceil(time.time() + sandbox.injected_429_reset_seconds)
+            headers = {
+                "X-RateLimit-Limit": str(limiter.limit),
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset": str(reset),
+            }
+            self._send_json(
+                429, render.error_body("rate_limit_exceeded", limiter.exceeded_message()), headers
+            )
+            return 429
+        code, message = STATUS_FAULT_ERRORS[fault.kind]
+        self._send_json(int(fault.kind), render.error_body(code, message), {})
+        return int(fault.kind)
+
+    def _authorized(self, token: str) -> bool:
+        scheme, _, credentials = (self.headers.get("Authorization") or "").partition(" ")
+        return scheme.lower() == "bearer" and credentials.strip() == token
+
+    def _read_body(self) -> bytes:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            return self._read_chunked_body()
+        length_text = self.headers.get("Content-Length")
+        if length_text is None:
+            return b""
+        if not length_text.strip().isdigit():
+            raise ValueError("Content-Length is not a number")
+        return self.rfile.read(int(length_text))
+
+    def _read_chunked_body(self) -> bytes:
+        chunks: list[bytes] = []
+        while True:
+            size_line = self.rfile.readline(65_537).split(b";")[0].strip()
+            try:
+                size = int(size_line, 16)
+            except ValueError:
+                raise ValueError("malformed chunked body") from None
+            if size == 0:
+                # Skip trailers up to the blank line.
+                while self.rfile.readline(65_537).strip():
+                    pass
+                return b"".join(chunks)
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline(65_537)
+
+    def _send_json(self, status: int, body: dict[str, Any] | None, headers: dict[str, str]) -> None:
+        if body is None:
+            # "Successful" with no content, e.g. DELETE /tags/{id}.
+            self._send_bytes(status, b"", None, headers)
+        else:
+            self._send_bytes(status, json.dumps(body).encode(), JSON_CONTENT_TYPE, headers)
+
+    def _send_bytes(
+        self, status: int, payload: bytes, content_type: str | None, headers: dict[str, str]
+    ) -> None:
+        self.send_response(status)
+        if content_type is not None:
+            self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    def _log(self, path: str, status: int | None, version: str, body: Any) -> None:
+        entry = {"method": self.command, "path": path, "status": status, "version": version, "body": body}
+        self.server.sandbox.state.log_request(entry)
+
+
+def _parsed_json(raw_body: bytes) -> Any:
+    try:
+        return json.loads(raw_body) if raw_body.strip() else None
+    except (UnicodeDecodeError, ValueError):
+        return None
+
+
+class IntercomSandbox:
+    """
+    A local fake of Intercom's REST API for tests, demos and offline DAG runs.
+
+    :param host: Interface to listen on.
+    :param port: Port; 0 picks a free one (read it back from :attr:`url`).
+    :param token: The only access token accepted (``Authorization: Bearer <token>``).
+    :param seed: Initial data, a mapping or the path of a JSON seed file (see ``SandboxState.load_seed``).
+    :param rate_limit: Requests allowed per window.
+    :param window_seconds: Rate-limit window length in whole seconds, aligned to the Unix epoch.
+    :param latency_ms: Delay added to every response.
+    :param fault_rate: Fraction of requests, in [0, 1], answered with a random 429, 500, 503 or a dropped
+        connection.
+    :param fault_seed: Seed of the random faults, so runs repeat.
+    :param injected_429_reset_seconds: How far ahead ``X-RateLimit-Reset`` is on injected 429s.
+    :param verbose: Write the access log to stderr.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        token: str = "sandbox-token",
+        seed: dict[str, Any] | str | Path | None = None,
+        rate_limit: int = DEFAULT_LIMIT,
+        window_seconds: int = DEFAULT_WINDOW_SECONDS,
+        latency_ms: float = 0,
+        fault_rate: float = 0.0,
+        fault_seed: int | None = None,
+        injected_429_reset_seconds: float = 1.0,
+        verbose: bool = False,
+    ) -> None:
+        self.host = host
+        self._requested_port = port
+        self._token = token
+        self._state = SandboxState(seed)
+        self.rate_limiter = FixedWindowRateLimiter(rate_limit, window_seconds)
+        self.faults = FaultInjector(fault_rate, fault_seed)
+        self.latency_ms = latency_ms
+        self.injected_429_reset_seconds = injected_429_reset_seconds
+        self.verbose = verbose
+        self._server: SandboxHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def token(self) -> str:
+        """
+        Return the access token the sandbox accepts.
+
+        :return: The token.
+        """
+        return self._token
+
+    @property
+    def state(self) -> SandboxState:
+        """
+        Return the in-memory state, for tests to seed or inspect.
+
+        :return: The state.
+        """
+        return self._state
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """
+        Return a copy of the request log: ``{"method", "path", "status", "version", "body"}`` per request.
+
+        :return: The log, oldest first.
+        """
+        return self._state.request_log
+
+    @property
+    def port(self) -> int:
+        """
+        Return the port the server listens on.
+
+        :return: The port.
+        :raises RuntimeError: If the sandbox is not started.
+        """
+        if self._server is None:
+            raise RuntimeError("the sandbox is not started")
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """
+        Return the base URL, e.g. ``http://127.0.0.1:8111``.
+
+        :return: The URL.
+        """
+        return f"http://{self.host}:{self.port}"
+
+    def inject(self, *faults: FaultSpec, path: str | None = None) -> None:
+        """
+        Queue faults applied to the next requests in order, one per request.
+
+        Fault names: ``"429"``, ``"500"``, ``"502"``, ``"503"``, ``"408"``, ``"drop"``, ``"empty200"``,
+        ``"html200"``, or ``("delay", ms)``. All but ``delay`` replace the answer, so the request has no
+        effect.
+
+        :param faults: The faults.
+        :param path: Only requests whose path starts with this prefix take these faults.
+        """
+        self.faults.inject(*faults, path=path)
+
+    def start(self) -> IntercomSandbox:
+        """
+        Start serving in a background thread.
+
+        :return: The sandbox itself.
+        """
+        if self._server is not None:
+            raise RuntimeError("the sandbox is already started")
+        self._server = SandboxHTTPServer((self.host, self._requested_port), self)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="intercom-sandbox",
+            daemon=True,
+        )
+        self._thread.start()
+        log.debug("Intercom sandbox listening on %s", self.url)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the listening socket and open connections."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        server.close_open_connections()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> IntercomSandbox:
+        """
+        Start the sandbox.
+
+        :return: The started sandbox.
+        """
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """
+        Stop the sandbox.
+
+        :param exc_type: Exception type, if any.
+        :param exc_value: Exception, if any.
+        :param traceback: Traceback, if any.
+        """
+        self.stop()
