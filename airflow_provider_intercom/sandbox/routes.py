@@ -407,6 +407,10 @@ _CONTACT_FIELD_TYPES: dict[str, tuple[type | None, ...]] = {
 }
 
 
+# Only URI characters (RFC 3986 unreserved, reserved and %-escapes): the avatar is echoed as a `uri`.
+_ABSOLUTE_HTTP_URL = re.compile(r"https?://(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})+")
+
+
 def _check_type(name: str, value: Any, allowed: tuple[type | None, ...]) -> None:
     if value is None and None in allowed:
         return
@@ -441,6 +445,9 @@ def create_contact(state: SandboxState, request: ApiRequest, params: dict[str, s
             raise ApiError(400, "parameter_invalid", "email_verified must be sent together with an email")
     if all(body.get(key) is None for key in ("email", "external_id", "role")):
         raise ApiError(400, "parameter_invalid", "Please provide an email, external_id or role")
+    avatar = body.get("avatar")
+    if avatar is not None and not _ABSOLUTE_HTTP_URL.fullmatch(avatar):
+        raise ApiError(400, "parameter_invalid", "avatar must be an absolute http(s) URL")
     role = body.get("role") or "user"
     if role not in ("user", "lead"):
         raise ApiError(400, "parameter_invalid", "role must be either user or lead")
