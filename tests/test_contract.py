@@ -55,7 +55,7 @@ OPERATION_IDS = [
     "SearchContacts",
     "identifyAdmin",
 ]
-MAX_EXAMPLES = 15
+MAX_EXAMPLES = 25
 # Ids used by the specs' own examples, seeded so the explicit-examples phase reaches the happy paths.
 CONTRACT_SEED: dict[str, Any] = {
     "tags": [{"id": "123", "name": "Test tag"}, {"id": "7522907", "name": "Manual tag"}],
@@ -84,9 +84,11 @@ for _version in ("2.11", "2.16"):
             # (e.g. a role other than user/lead, which the spec types as any string) and 409 for duplicates.
             (_version, "CreateContact", 400): "invalid parameters; the spec declares no 400",
             (_version, "CreateContact", 409): "duplicate email/external_id; the spec declares no 409",
-            # ListContacts declares only 200/401; a starting_after cursor that is not one of ours is a 400.
-            (_version, "ListContacts", 400): "invalid cursor; the spec declares no 400",
-            # attachTagToContact declares 200/401/404; a body without a usable tag id is a 400.
+            # ListContacts declares only 200/401; a per_page below 1 or a starting_after cursor that is not
+            # one of ours is a 400.
+            (_version, "ListContacts", 400): "invalid pagination; the spec declares no 400",
+            # attachTagToContact declares 200/401/404 and does not mark its body required, so requests without
+            # a body (or without a usable tag id) are generated; they are a 400.
             (_version, "attachTagToContact", 400): "tag id missing or not a string; the spec declares no 400",
         }
     )
