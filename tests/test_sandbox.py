@@ -6,6 +6,7 @@ The provider's hook is deliberately not used: here the sandbox is the thing unde
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -497,9 +498,21 @@ def test_search_page_size_defaults_to_50_and_is_capped_at_150(sandbox: IntercomS
     assert_error(bad, 400, "parameter_invalid")
 
 
-def test_search_sorts_when_asked(api: Api) -> None:
+def test_search_sorts_when_asked_with_missing_values_last(sandbox: IntercomSandbox, api: Api) -> None:
+    nameless = sandbox.state.add_contact(role="lead").id
     query = {"field": "role", "operator": "IN", "value": ["user", "lead"]}
-    assert search_ids(api, query, sort={"field": "email", "order": "descending"}) == [CAROL, BOB, ALICE]
+    assert search_ids(api, query, sort={"field": "email", "order": "descending"}) == [
+        CAROL,
+        BOB,
+        ALICE,
+        nameless,
+    ]
+    assert search_ids(api, query, sort={"field": "email", "order": "ascending"}) == [
+        ALICE,
+        BOB,
+        CAROL,
+        nameless,
+    ]
     bad = api("POST", "/contacts/search", json={"query": query, "sort": {"field": "email", "order": "desc"}})
     assert_error(
         bad, 400, "invalid_sort_order", "Invalid sort order 'desc'. Must be one of: ascending, descending"
@@ -697,15 +710,31 @@ def test_concurrent_requests_are_applied_atomically(sandbox: IntercomSandbox) ->
     assert len(names) == len(set(names)) == 2 + 15 + 6 * 15
 
 
-def test_request_log_records_each_answer(sandbox: IntercomSandbox, api: Api) -> None:
+def test_request_log_records_each_answer_before_it_is_sent(sandbox: IntercomSandbox, api: Api) -> None:
+    started = time.time()
     api("POST", "/tags", json={"name": "logged"}, headers={"Intercom-Version": "2.16"})
     api("GET", "/tags/999")
     requests.get(f"{sandbox.url}/tags", timeout=TIMEOUT)
-    assert sandbox.requests == [
+    log = sandbox.requests
+    assert [
+        {key: entry[key] for key in ("method", "path", "status", "version", "body")} for entry in log
+    ] == [
         {"method": "POST", "path": "/tags", "status": 200, "version": "2.16", "body": {"name": "logged"}},
         {"method": "GET", "path": "/tags/999", "status": 404, "version": "2.11", "body": None},
         {"method": "GET", "path": "/tags", "status": 401, "version": "2.11", "body": None},
     ]
+    assert started <= log[0]["time"] <= log[1]["time"] <= log[2]["time"] <= time.time()
+    assert log[0]["reset_at"] % 10 == 0
+    assert log[2]["reset_at"] is None  # no rate-limit headers on a 401
+
+
+def test_every_request_is_logged_by_the_time_its_answer_arrives(sandbox: IntercomSandbox, api: Api) -> None:
+    sandbox.inject("500", "drop")
+    for number in range(30):
+        # The injected drop raises; the log must still hold the request.
+        with contextlib.suppress(requests.ConnectionError):
+            api("GET", "/tags")
+        assert len(sandbox.requests) == number + 1
 
 
 def test_stop_closes_the_port() -> None:

@@ -216,13 +216,18 @@ class SandboxState:
 
     # -- contacts and companies ------------------------------------------------------------------------
 
-    def add_contact(self, record: Mapping[str, Any]) -> Contact:
+    def add_contact(self, record: Mapping[str, Any] | None = None, **fields: Any) -> Contact:
         """
         Add a contact from a seed record or a validated create request.
 
+        ``state.add_contact({"email": "a@example.com"})`` and ``state.add_contact(email="a@example.com")`` are
+        the same.
+
         :param record: Contact fields; ``tags`` is a list of tag ids.
+        :param fields: More contact fields, overriding ``record``'s.
         :return: The stored contact.
         """
+        record = {**(record or {}), **fields}
         with self.lock:
             timestamp = now_unix()
             contact = Contact(
@@ -245,13 +250,15 @@ class SandboxState:
             self.contacts[contact.id] = contact
             return contact
 
-    def add_company(self, record: Mapping[str, Any]) -> Company:
+    def add_company(self, record: Mapping[str, Any] | None = None, **fields: Any) -> Company:
         """
         Add a company from a seed record.
 
         :param record: Mapping with optional ``id``, ``company_id``, ``name``, ``tags`` (tag ids).
+        :param fields: More company fields, overriding ``record``'s.
         :return: The stored company.
         """
+        record = {**(record or {}), **fields}
         with self.lock:
             company_pk = _optional_id(record, "id") or self.new_object_id(self.companies)
             company = Company(
@@ -330,8 +337,10 @@ class SandboxState:
         """
         Append one answered request to the log.
 
-        :param entry: ``{"method", "path", "status", "version", "body"}``; status is None for a dropped
-            connection, body is the parsed JSON body (None when absent or not JSON).
+        :param entry: ``{"method", "path", "status", "version", "body", "time", "reset_at"}``: status is None
+            for a dropped connection; body is the parsed JSON body (None when absent or not JSON); time is
+            when the request arrived (Unix seconds, float); reset_at is the ``X-RateLimit-Reset`` answered, or
+            None when none was sent.
         """
         with self.lock:
             self._request_log.append(entry)

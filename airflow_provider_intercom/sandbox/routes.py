@@ -512,13 +512,10 @@ def search_contacts(state: SandboxState, request: ApiRequest, params: dict[str, 
         page = search.parse_page_request(
             pagination.get("per_page"), pagination.get("starting_after"), search.DEFAULT_PER_PAGE
         )
-        ordering = search.sort_key(body.get("sort"))
+        matches = [contact for contact in state.contacts.values() if predicate(contact)]
+        matches = search.sort_contacts(matches, body.get("sort"))
     except search.QueryError as error:
         raise ApiError(400, error.code, error.message) from None
-    matches = [contact for contact in state.contacts.values() if predicate(contact)]
-    if ordering is not None:
-        key, reverse = ordering
-        matches.sort(key=key, reverse=reverse)
     return _contact_list(state, matches, page, request.version)
 
 

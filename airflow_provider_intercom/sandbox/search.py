@@ -203,16 +203,17 @@ def _boolean_filter(getter: Callable[[Contact], bool], field: str, operator: str
     return lambda contact: getter(contact) not in values
 
 
-def sort_key(sort: Any) -> tuple[Callable[[Contact], Any], bool] | None:
+def sort_contacts(contacts: list[Contact], sort: Any) -> list[Contact]:
     """
-    Parse the optional ``sort`` member (2.16) into a key function and a reverse flag.
+    Order search results as the optional ``sort`` member (2.16) asks; creation order when absent.
 
+    :param contacts: The matching contacts, in creation order.
     :param sort: ``{"field": str, "order": "ascending"|"descending"}`` or None.
-    :return: ``(key, reverse)``, or None to keep creation order.
+    :return: The contacts in the requested order; those without a value for the field come last.
     :raises QueryError: For an unknown field or order.
     """
     if sort is None:
-        return None
+        return contacts
     if not isinstance(sort, dict):
         raise QueryError("sort must be an object")
     order = sort.get("order", "descending")
@@ -221,14 +222,12 @@ def sort_key(sort: Any) -> tuple[Callable[[Contact], Any], bool] | None:
             f"Invalid sort order '{order}'. Must be one of: ascending, descending", code="invalid_sort_order"
         )
     field = sort.get("field", "created_at")
-    if field not in SORTABLE_FIELDS:
+    if not isinstance(field, str) or field not in SORTABLE_FIELDS:
         raise QueryError(f"cannot sort on field {field!r}")
     getter = SORTABLE_FIELDS[field]
-    # Missing values sort last whatever the order, like an SQL NULLS LAST.
-    return (
-        lambda contact: ((value := getter(contact)) is None, value if value is not None else 0),
-        (order == "descending"),
-    )
+    with_value = [contact for contact in contacts if getter(contact) is not None]
+    without_value = [contact for contact in contacts if getter(contact) is None]
+    return sorted(with_value, key=getter, reverse=order == "descending") + without_value
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import threading
 import time
 import traceback
 import uuid
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -114,92 +115,72 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         sandbox = self.server.sandbox
+        received_at = time.time()
         url = urlsplit(self.path)
         version = (self.headers.get("Intercom-Version") or render.DEFAULT_VERSION).strip()
+        raw_body = b""
         try:
             raw_body = self._read_body()
         except ValueError as error:
             self.close_connection = True
-            self._send_json(400, render.error_body("parameter_invalid", str(error)), {})
-            self._log(url.path, 400, version, None)
-            return
-        request = ApiRequest(
-            method=self.command,
-            path=url.path,
-            query=parse_qs(url.query, keep_blank_values=True),
-            raw_body=raw_body,
-            version=version,
-            request_id=str(uuid.uuid4()),
+            reply = Reply.json(400, render.error_body("parameter_invalid", str(error)))
+        else:
+            request = ApiRequest(
+                method=self.command,
+                path=url.path,
+                query=parse_qs(url.query, keep_blank_values=True),
+                raw_body=raw_body,
+                version=version,
+                request_id=str(uuid.uuid4()),
+            )
+            try:
+                reply = self._answer(sandbox, request)
+            except Exception:
+                # A bug in the sandbox, not in the client: say so, like a real server would.
+                traceback.print_exc(file=sys.stderr)
+                self.close_connection = True
+                reply = Reply.json(500, render.error_body("server_error", "Sandbox internal error"))
+        # Log before answering: a client reading the log right after its answer must find its request.
+        sandbox.state.log_request(
+            {
+                "method": self.command,
+                "path": url.path,
+                "status": reply.status,
+                "version": version,
+                "body": _parsed_json(raw_body),
+                "time": received_at,
+                "reset_at": int(reply.headers["X-RateLimit-Reset"])
+                if "X-RateLimit-Reset" in reply.headers
+                else None,
+            }
         )
-        try:
-            status = self._answer(sandbox, request)
-        except Exception:
-            # A bug in the sandbox, not in the client: say so, like a real server would.
-            traceback.print_exc(file=sys.stderr)
-            self.close_connection = True
-            self._send_json(500, render.error_body("server_error", "Sandbox internal error"), {})
-            status = 500
-        self._log(url.path, status, version, _parsed_json(raw_body))
+        self._write(reply)
 
-    def _answer(self, sandbox: IntercomSandbox, request: ApiRequest) -> int | None:
+    def _answer(self, sandbox: IntercomSandbox, request: ApiRequest) -> Reply:
         fault = sandbox.faults.next_fault(request.path)
         delay_ms = sandbox.latency_ms + (fault.delay_ms if fault is not None else 0)
         if delay_ms:
             time.sleep(delay_ms / 1000)
         if fault is not None and fault.skips_request:
-            return self._send_fault(sandbox, fault)
+            return _fault_reply(sandbox, fault)
         if not self._authorized(sandbox.token):
             # Intercom sends no rate-limit headers to a request without valid credentials.
-            self._send_json(
-                401, render.error_body("unauthorized", "Access Token Invalid", request.request_id), {}
+            return Reply.json(
+                401, render.error_body("unauthorized", "Access Token Invalid", request.request_id)
             )
-            return 401
         decision = sandbox.rate_limiter.hit()
         rate_headers = decision.headers()
         if not decision.allowed:
             message = sandbox.rate_limiter.exceeded_message()
-            self._send_json(
-                429, render.error_body("rate_limit_exceeded", message, request.request_id), rate_headers
-            )
-            return 429
+            body = render.error_body("rate_limit_exceeded", message, request.request_id)
+            return Reply.json(429, body, rate_headers)
         if request.version not in render.SUPPORTED_VERSIONS:
-            body = render.error_body(
-                "intercom_version_invalid",
-                f"Intercom-Version {request.version!r} is not valid",
-                request.request_id,
+            message = f"Intercom-Version {request.version!r} is not valid"
+            return Reply.json(
+                400, render.error_body("intercom_version_invalid", message, request.request_id), rate_headers
             )
-            self._send_json(400, body, rate_headers)
-            return 400
         response: ApiResponse = router.dispatch(sandbox.state, request)
-        self._send_json(response.status, response.body, {**rate_headers, **response.headers})
-        return response.status
-
-    def _send_fault(self, sandbox: IntercomSandbox, fault: Fault) -> int | None:
-        if fault.kind == "drop":
-            # Close without a byte of answer, as a crashed upstream or a reset connection would.
-            self.close_connection = True
-            return None
-        if fault.kind == "empty200":
-            self._send_bytes(200, b"", JSON_CONTENT_TYPE, {})
-            return 200
-        if fault.kind == "html200":
-            self._send_bytes(200, HTML_OUTAGE_PAGE, "text/html; charset=utf-8", {})
-            return 200
-        if fault.kind == "429":
-            limiter = sandbox.rate_limiter
-            reset = math.ceil(time.time() + sandbox.injected_429_reset_seconds)
-            headers = {
-                "X-RateLimit-Limit": str(limiter.limit),
-                "X-RateLimit-Remaining": "0",
-                "X-RateLimit-Reset": str(reset),
-            }
-            self._send_json(
-                429, render.error_body("rate_limit_exceeded", limiter.exceeded_message()), headers
-            )
-            return 429
-        code, message = STATUS_FAULT_ERRORS[fault.kind]
-        self._send_json(int(fault.kind), render.error_body(code, message), {})
-        return int(fault.kind)
+        return Reply.json(response.status, response.body, {**rate_headers, **response.headers})
 
     def _authorized(self, token: str) -> bool:
         scheme, _, credentials = (self.headers.get("Authorization") or "").partition(" ")
@@ -231,31 +212,72 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             chunks.append(self.rfile.read(size))
             self.rfile.readline(65_537)
 
-    def _send_json(self, status: int, body: dict[str, Any] | None, headers: dict[str, str]) -> None:
-        if body is None:
-            # "Successful" with no content, e.g. DELETE /tags/{id}.
-            self._send_bytes(status, b"", None, headers)
-        else:
-            self._send_bytes(status, json.dumps(body).encode(), JSON_CONTENT_TYPE, headers)
-
-    def _send_bytes(
-        self, status: int, payload: bytes, content_type: str | None, headers: dict[str, str]
-    ) -> None:
-        self.send_response(status)
-        if content_type is not None:
-            self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in headers.items():
+    def _write(self, reply: Reply) -> None:
+        if reply.status is None:
+            # A dropped connection: close without a byte of answer, as a crashed upstream would.
+            self.close_connection = True
+            return
+        self.send_response(reply.status)
+        if reply.content_type is not None:
+            self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.payload)))
+        for name, value in reply.headers.items():
             self.send_header(name, value)
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(payload)
+            self.wfile.write(reply.payload)
 
-    def _log(self, path: str, status: int | None, version: str, body: Any) -> None:
-        entry = {"method": self.command, "path": path, "status": status, "version": version, "body": body}
-        self.server.sandbox.state.log_request(entry)
+
+@dataclass(frozen=True)
+class Reply:
+    """
+    An answer ready to be written.
+
+    :param status: HTTP status; None to drop the connection without answering.
+    :param payload: Body bytes.
+    :param content_type: Content-Type, or None when there is no content.
+    :param headers: Extra headers.
+    """
+
+    status: int | None
+    payload: bytes = b""
+    content_type: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(cls, status: int, body: dict[str, Any] | None, headers: dict[str, str] | None = None) -> Reply:
+        """
+        Build a JSON answer, or an answer without content when ``body`` is None.
+
+        :param status: HTTP status.
+        :param body: The JSON body, or None for "Successful" with no content (e.g. DELETE /tags/{id}).
+        :param headers: Extra headers.
+        :return: The reply.
+        """
+        if body is None:
+            return cls(status, b"", None, headers or {})
+        return cls(status, json.dumps(body).encode(), JSON_CONTENT_TYPE, headers or {})
+
+
+def _fault_reply(sandbox: IntercomSandbox, fault: Fault) -> Reply:
+    if fault.kind == "drop":
+        return Reply(None)
+    if fault.kind == "empty200":
+        return Reply(200, b"", JSON_CONTENT_TYPE)
+    if fault.kind == "html200":
+        return Reply(200, HTML_OUTAGE_PAGE, "text/html; charset=utf-8")
+    if fault.kind == "429":
+        limiter = sandbox.rate_limiter
+        headers = {
+            "X-RateLimit-Limit": str(limiter.limit),
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset": str(math.ceil(time.time() + sandbox.injected_429_reset_seconds)),
+        }
+        return Reply.json(429, render.error_body("rate_limit_exceeded", limiter.exceeded_message()), headers)
+    code, message = STATUS_FAULT_ERRORS[fault.kind]
+    return Reply.json(int(fault.kind), render.error_body(code, message))
 
 
 def _parsed_json(raw_body: bytes) -> Any:
@@ -330,9 +352,13 @@ class IntercomSandbox:
     @property
     def requests(self) -> list[dict[str, Any]]:
         """
-        Return a copy of the request log: ``{"method", "path", "status", "version", "body"}`` per request.
+        Return a copy of the request log, one entry per request, oldest first.
 
-        :return: The log, oldest first.
+        Each entry is ``{"method", "path", "status", "version", "body", "time", "reset_at"}``: ``status`` is
+        None for a dropped connection, ``body`` the parsed JSON body, ``time`` the arrival time (Unix
+        seconds) and ``reset_at`` the ``X-RateLimit-Reset`` answered (None when none was sent).
+
+        :return: The log.
         """
         return self._state.request_log
 
@@ -379,9 +405,10 @@ class IntercomSandbox:
         if self._server is not None:
             raise RuntimeError("the sandbox is already started")
         self._server = SandboxHTTPServer((self.host, self._requested_port), self)
+        # stop() waits for one poll, so keep it short; 50 idle wake-ups a second cost next to nothing.
         self._thread = threading.Thread(
             target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
+            kwargs={"poll_interval": 0.02},
             name="intercom-sandbox",
             daemon=True,
         )
