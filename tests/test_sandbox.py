@@ -636,7 +636,7 @@ def test_inject_refuses_unknown_faults(sandbox: IntercomSandbox) -> None:
     with pytest.raises(ValueError, match="unknown fault"):
         sandbox.inject("418")
     with pytest.raises(ValueError, match="unknown fault"):
-        sandbox.inject(("pause", 5))  # type: ignore[arg-type]
+        sandbox.inject(("pause", 5))
 
 
 def random_fault_statuses(fault_seed: int, count: int) -> list[int | str]:
