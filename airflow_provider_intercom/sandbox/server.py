@@ -140,6 +140,7 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
                 traceback.print_exc(file=sys.stderr)
                 self.close_connection = True
                 reply = Reply.json(500, render.error_body("server_error", "Sandbox internal error"))
+        reset_header = reply.headers.get("X-RateLimit-Reset")
         # Log before answering: a client reading the log right after its answer must find its request.
         sandbox.state.log_request(
             {
@@ -149,9 +150,7 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
                 "version": version,
                 "body": _parsed_json(raw_body),
                 "time": received_at,
-                "reset_at": int(reply.headers["X-RateLimit-Reset"])
-                if "X-RateLimit-Reset" in reply.headers
-                else None,
+                "reset_at": None if reset_header is None else int(reset_header),
             }
         )
         self._write(reply)
