@@ -151,7 +151,7 @@ def test_tag_lifecycle(hook, intercom_sandbox):
 
 
 def test_contact_tagging(hook, intercom_sandbox):
-    contact_id = intercom_sandbox.state.add_contact(email="dana@example.com", role="user")["id"]
+    contact_id = intercom_sandbox.state.add_contact(email="dana@example.com", role="user").id
     tag = hook.create_or_update_tag("vip")
     applied = hook.tag_contact(contact_id, tag["id"])
     assert (applied["id"], applied["name"]) == (tag["id"], "vip")
@@ -173,7 +173,7 @@ def test_get_me(hook, intercom_sandbox):
 
 
 def test_search_pagination_follows_cursor_in_body(hook, intercom_sandbox):
-    ids = [intercom_sandbox.state.add_contact(email=f"user{n}@example.com", role="user")["id"] for n in range(7)]
+    ids = [intercom_sandbox.state.add_contact(email=f"user{n}@example.com", role="user").id for n in range(7)]
     found = list(hook.search_contacts({"field": "role", "operator": "=", "value": "user"}, per_page=3))
     assert sorted(contact["id"] for contact in found) == sorted(ids)
     searches = requests_to(intercom_sandbox, "/contacts/search")
@@ -184,9 +184,9 @@ def test_search_pagination_follows_cursor_in_body(hook, intercom_sandbox):
 
 
 def test_search_by_email_in(hook, intercom_sandbox):
-    a = intercom_sandbox.state.add_contact(email="a@example.com", role="user")["id"]
+    a = intercom_sandbox.state.add_contact(email="a@example.com", role="user").id
     intercom_sandbox.state.add_contact(email="b@example.com", role="lead")
-    c = intercom_sandbox.state.add_contact(email="c@example.com", role="lead")["id"]
+    c = intercom_sandbox.state.add_contact(email="c@example.com", role="lead").id
     query = {"field": "email", "operator": "IN", "value": ["a@example.com", "c@example.com", "zz@example.com"]}
     assert sorted(contact["id"] for contact in hook.search_contacts(query)) == sorted([a, c])
 
