@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from urllib.parse import unquote
 
@@ -139,10 +140,12 @@ def error_response(error: ApiError, request_id: str) -> ApiResponse:
 
 router = Router()
 
-INVALID_TAG_PARAMETERS = ApiError(400, "parameter_invalid", "invalid tag parameters")
-TAG_NOT_FOUND = ApiError(404, "not_found", "Resource Not Found")
-USER_NOT_FOUND = ApiError(404, "not_found", "User Not Found")
-COMPANY_NOT_FOUND = ApiError(404, "company_not_found", "Company Not Found")
+# Factories rather than shared instances: each raise gets its own exception (and traceback).
+ErrorFactory = Callable[[], ApiError]
+INVALID_TAG_PARAMETERS: ErrorFactory = partial(ApiError, 400, "parameter_invalid", "invalid tag parameters")
+TAG_NOT_FOUND: ErrorFactory = partial(ApiError, 404, "not_found", "Resource Not Found")
+USER_NOT_FOUND: ErrorFactory = partial(ApiError, 404, "not_found", "User Not Found")
+COMPANY_NOT_FOUND: ErrorFactory = partial(ApiError, 404, "company_not_found", "Company Not Found")
 
 
 def _as_id(value: Any) -> str | None:
@@ -154,10 +157,10 @@ def _as_id(value: Any) -> str | None:
     return None
 
 
-def _object_body(request: ApiRequest, invalid: ApiError) -> dict[str, Any]:
+def _object_body(request: ApiRequest, invalid: ErrorFactory) -> dict[str, Any]:
     body = request.json_body()
     if not isinstance(body, dict):
-        raise invalid
+        raise invalid()
     return body
 
 
@@ -198,10 +201,10 @@ def create_tag(state: SandboxState, request: ApiRequest, params: dict[str, str])
     body = _object_body(request, INVALID_TAG_PARAMETERS)
     name = body.get("name")
     if not isinstance(name, str) or not name.strip():
-        raise INVALID_TAG_PARAMETERS
+        raise INVALID_TAG_PARAMETERS()
     users, companies = body.get("users"), body.get("companies")
     if users is not None and companies is not None:
-        raise INVALID_TAG_PARAMETERS
+        raise INVALID_TAG_PARAMETERS()
     if users is not None:
         return _tag_entities(state, request, name, users, _find_contacts, USER_NOT_FOUND, "users")
     if companies is not None:
@@ -209,10 +212,10 @@ def create_tag(state: SandboxState, request: ApiRequest, params: dict[str, str])
     if body.get("id") is not None:
         tag_id = _as_id(body["id"])
         if tag_id is None:
-            raise INVALID_TAG_PARAMETERS
+            raise INVALID_TAG_PARAMETERS()
         tag = state.tags.get(tag_id)
         if tag is None:
-            raise TAG_NOT_FOUND
+            raise TAG_NOT_FOUND()
         tag.name = name
     else:
         tag = state.get_or_create_tag(name)
@@ -232,7 +235,7 @@ def _find_contacts(state: SandboxState, items: list[Any]) -> list[tuple[Contact 
     for item in items:
         contact_id = _as_id(item.get("id")) if isinstance(item, dict) else None
         if contact_id is None:
-            raise INVALID_TAG_PARAMETERS
+            raise INVALID_TAG_PARAMETERS()
         found.append((state.contacts.get(contact_id), _untag_flag(item)))
     return found
 
@@ -241,10 +244,10 @@ def _find_companies(state: SandboxState, items: list[Any]) -> list[tuple[Contact
     found: list[tuple[Contact | Company | None, bool]] = []
     for item in items:
         if not isinstance(item, dict):
-            raise INVALID_TAG_PARAMETERS
+            raise INVALID_TAG_PARAMETERS()
         intercom_id, company_id = _as_id(item.get("id")), _as_id(item.get("company_id"))
         if intercom_id is None and company_id is None:
-            raise INVALID_TAG_PARAMETERS
+            raise INVALID_TAG_PARAMETERS()
         company = state.find_company(intercom_id=intercom_id, company_id=company_id)
         found.append((company, _untag_flag(item)))
     return found
@@ -256,16 +259,16 @@ def _tag_entities(
     name: str,
     items: Any,
     finder: EntityFinder,
-    not_found: ApiError,
+    not_found: ErrorFactory,
     result_key: str,
 ) -> ApiResponse:
     if not isinstance(items, list):
-        raise INVALID_TAG_PARAMETERS
+        raise INVALID_TAG_PARAMETERS()
     found = finder(state, items)
     skipping = render.skips_unknown_entities(request.version)
     if not skipping and any(entity is None for entity, _ in found):
         # Before 2.16 the whole batch fails and nothing is tagged, not even the tag is created.
-        raise not_found
+        raise not_found()
     tag = state.get_or_create_tag(name)
     applied_at = now_unix()
     results: list[tuple[Contact | Company, bool]] = []
@@ -313,7 +316,7 @@ def delete_tag(state: SandboxState, request: ApiRequest, params: dict[str, str])
 def _tag(state: SandboxState, tag_id: str) -> Tag:
     tag = state.tags.get(tag_id)
     if tag is None:
-        raise TAG_NOT_FOUND
+        raise TAG_NOT_FOUND()
     return tag
 
 
@@ -323,7 +326,7 @@ def _tag(state: SandboxState, tag_id: str) -> Tag:
 def _contact(state: SandboxState, contact_id: str) -> Contact:
     contact = state.contacts.get(contact_id)
     if contact is None:
-        raise USER_NOT_FOUND
+        raise USER_NOT_FOUND()
     return contact
 
 
@@ -352,9 +355,7 @@ def attach_contact_tag(state: SandboxState, request: ApiRequest, params: dict[st
     :return: ``tag`` with ``applied_at``/``applied_by``, or 404.
     """
     contact = _contact(state, params["contact_id"])
-    body = _object_body(
-        request, ApiError(400, "parameter_invalid", "The body must be an object with the tag id")
-    )
+    body = _object_body(request, partial(ApiError, 400, "parameter_invalid", "The body must hold the tag id"))
     tag_id = _as_id(body.get("id"))
     if tag_id is None:
         raise ApiError(400, "parameter_invalid", "id must be the tag id, a string")
@@ -432,7 +433,9 @@ def create_contact(state: SandboxState, request: ApiRequest, params: dict[str, s
     :return: ``contact``; 400 for an invalid body; 409 ``conflict`` when a user already has that email or
         external_id.
     """
-    body = _object_body(request, ApiError(400, "parameter_invalid", "The body must be a JSON object"))
+    body = _object_body(
+        request, partial(ApiError, 400, "parameter_invalid", "The body must be a JSON object")
+    )
     for name, allowed in _CONTACT_FIELD_TYPES.items():
         if name in body:
             _check_type(name, body[name], allowed)
@@ -501,7 +504,9 @@ def search_contacts(state: SandboxState, request: ApiRequest, params: dict[str, 
     :param params: Path parameters (none).
     :return: ``contact_list``, or 400 for an invalid query.
     """
-    body = _object_body(request, ApiError(400, "parameter_invalid", "The body must be a JSON object"))
+    body = _object_body(
+        request, partial(ApiError, 400, "parameter_invalid", "The body must be a JSON object")
+    )
     if "query" not in body:
         raise ApiError(400, "parameter_not_found", "query parameter is required")
     try:
