@@ -28,7 +28,9 @@ from airflow_provider_intercom.hooks.intercom import (
 FAST_RETRIES = {"backoff_base": 0.01, "backoff_max": 0.05}
 
 
-def set_connection(monkeypatch: pytest.MonkeyPatch, conn_id: str = "intercom_default", **fields: object) -> None:
+def set_connection(
+    monkeypatch: pytest.MonkeyPatch, conn_id: str = "intercom_default", **fields: object
+) -> None:
     connection = {"conn_type": "intercom", "password": "secret-token-for-tests", **fields}
     monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(connection))
 
@@ -180,14 +182,20 @@ def test_search_pagination_follows_cursor_in_body(hook, intercom_sandbox):
     assert len(searches) == 3
     cursors = [entry["body"]["pagination"].get("starting_after") for entry in searches]
     assert cursors[0] is None
-    assert cursors[1] and cursors[2] and cursors[1] != cursors[2]
+    assert cursors[1]
+    assert cursors[2]
+    assert cursors[1] != cursors[2]
 
 
 def test_search_by_email_in(hook, intercom_sandbox):
     a = intercom_sandbox.state.add_contact(email="a@example.com", role="user").id
     intercom_sandbox.state.add_contact(email="b@example.com", role="lead")
     c = intercom_sandbox.state.add_contact(email="c@example.com", role="lead").id
-    query = {"field": "email", "operator": "IN", "value": ["a@example.com", "c@example.com", "zz@example.com"]}
+    query = {
+        "field": "email",
+        "operator": "IN",
+        "value": ["a@example.com", "c@example.com", "zz@example.com"],
+    }
     assert sorted(contact["id"] for contact in hook.search_contacts(query)) == sorted([a, c])
 
 
@@ -197,7 +205,10 @@ def test_search_by_email_in(hook, intercom_sandbox):
         (lambda h: h.find_tag(""), r"tag_id=''"),
         (lambda h: h.tag_contact(None, "1"), r"contact_id=None"),
         (lambda h: h.create_or_update_tag("  "), r"name='  '"),
-        (lambda h: list(h.search_contacts({"field": "id", "operator": "=", "value": "1"}, per_page=500)), "per_page"),
+        (
+            lambda h: list(h.search_contacts({"field": "id", "operator": "=", "value": "1"}, per_page=500)),
+            "per_page",
+        ),
     ],
 )
 def test_bad_arguments_name_the_field_and_send_nothing(hook, intercom_sandbox, call, pattern):
@@ -232,7 +243,9 @@ def test_not_found_message_format(hook, intercom_sandbox):
     assert isinstance(error, IntercomAPIError)
     assert (error.status, error.code, error.message) == (404, "not_found", "Resource Not Found")
     assert error.request_id
-    assert str(error) == f"404 not_found: Resource Not Found (GET /tags/999999, request_id {error.request_id})"
+    assert (
+        str(error) == f"404 not_found: Resource Not Found (GET /tags/999999, request_id {error.request_id})"
+    )
     assert error.to_dict() == {
         "status": 404,
         "code": "not_found",

@@ -18,7 +18,9 @@ AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 
 
 def test_entry_point_targets_get_provider_info():
-    (entry,) = [ep for ep in entry_points(group="apache_airflow_provider") if ep.value.startswith("airflow_provider")]
+    (entry,) = [
+        ep for ep in entry_points(group="apache_airflow_provider") if ep.value.startswith("airflow_provider")
+    ]
     assert entry.value == "airflow_provider_intercom.get_provider_info:get_provider_info"
     assert entry.load() is get_provider_info
 

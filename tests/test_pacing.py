@@ -1,0 +1,126 @@
+"""RateLimitPacer on a fake clock: when it waits, how long, and that threads share one budget."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from airflow_provider_intercom.hooks.pacing import RateLimitPacer
+
+
+class FakeClock:
+    """A wall clock that moves only when someone sleeps."""
+
+    def __init__(self, now: float = 1_000.0) -> None:
+        self.now = now
+        self.slept: list[float] = []
+        self._lock = threading.Lock()
+
+    def time(self) -> float:
+        with self._lock:
+            return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.slept.append(seconds)
+            self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def pacer(clock: FakeClock) -> RateLimitPacer:
+    return RateLimitPacer(max_wait=30.0, clock=clock.time, sleep=clock.sleep)
+
+
+def headers(remaining: int, reset: float, limit: int = 10) -> dict[str, str]:
+    return {
+        "X-RateLimit-Limit": str(limit),
+        "X-RateLimit-Remaining": str(remaining),
+        "X-RateLimit-Reset": str(reset),
+    }
+
+
+def test_no_wait_without_headers(pacer, clock):
+    for _ in range(100):
+        assert pacer.acquire() == 0.0
+    assert clock.slept == []
+
+
+def test_no_wait_while_budget_is_left(pacer, clock):
+    pacer.update(headers(remaining=3, reset=clock.now + 5))
+    assert [pacer.acquire() for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert clock.slept == []
+
+
+def test_waits_until_reset_when_budget_is_spent(pacer, clock):
+    reset = clock.now + 4
+    pacer.update(headers(remaining=0, reset=reset))
+    waited = pacer.acquire()
+    assert 4.0 <= waited <= 4.25  # until the reset, plus at most the jitter
+    assert clock.now >= reset
+
+
+def test_counts_own_calls_between_answers(pacer, clock):
+    pacer.update(headers(remaining=2, reset=clock.now + 3))
+    assert pacer.acquire() == 0.0
+    assert pacer.acquire() == 0.0
+    assert pacer.acquire() >= 3.0  # the third call in the window has no budget left
+
+
+def test_wait_is_capped(clock):
+    pacer = RateLimitPacer(max_wait=2.0, clock=clock.time, sleep=clock.sleep)
+    pacer.update(headers(remaining=0, reset=clock.now + 3600))  # a nonsense reset an hour away
+    pacer.acquire()
+    assert clock.slept[0] == 2.0
+
+
+def test_new_window_forgets_old_figures(pacer, clock):
+    pacer.update(headers(remaining=0, reset=clock.now - 1))  # a window that is already over
+    assert pacer.acquire() == 0.0
+
+
+def test_out_of_order_answers_keep_the_lowest_remaining(pacer, clock):
+    reset = clock.now + 5
+    pacer.update(headers(remaining=1, reset=reset))
+    pacer.update(headers(remaining=7, reset=reset))  # an older answer, delivered late by another thread
+    assert pacer.remaining == 1
+    pacer.update(headers(remaining=9, reset=reset + 10))  # the next window replaces the figures
+    assert (pacer.remaining, pacer.reset_at) == (9, reset + 10)
+
+
+def test_429_exhausts_budget_until_reset(pacer, clock):
+    pacer.update(headers(remaining=5, reset=clock.now + 2))
+    pacer.exhaust_until(clock.now + 2)
+    assert pacer.acquire() >= 2.0
+
+
+def test_malformed_headers_are_ignored(pacer):
+    pacer.update({"X-RateLimit-Remaining": "soon", "X-RateLimit-Reset": "later"})
+    pacer.update({"X-RateLimit-Limit": "10"})
+    assert (pacer.remaining, pacer.reset_at) == (None, None)
+
+
+def test_threads_share_one_budget(pacer, clock):
+    reset = clock.now + 10
+    pacer.update(headers(remaining=5, reset=reset))
+    released_at: list[float] = []
+    lock = threading.Lock()
+
+    def call() -> None:
+        pacer.acquire()
+        with lock:
+            released_at.append(clock.time())
+
+    threads = [threading.Thread(target=call) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=5)
+    assert len(released_at) == 8
+    # Exactly the window's budget went before the reset; the others were held until it.
+    assert sum(1 for moment in released_at if moment < reset) == 5
