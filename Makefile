@@ -43,7 +43,7 @@ pytest: install
 test: lint typecheck pytest
 
 demo: install
-	@$(BIN)/python -m airflow_provider_intercom.sandbox.launch --token $(DEMO_TOKEN) --seed demo -- \
+	$(BIN)/python -m airflow_provider_intercom.sandbox --port 0 --token $(DEMO_TOKEN) --seed demo -- \
 		$(BIN)/python example_dags/quickstart_hook.py
 
 sandbox: install

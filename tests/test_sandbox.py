@@ -818,6 +818,31 @@ def test_cli_prints_the_ready_line_and_serves() -> None:
     assert process.returncode == 0
 
 
+def test_cli_runs_a_command_against_the_demo_seed_and_returns_its_status() -> None:
+    # The child reads the connection it was given and lists the demo tags through it.
+    child = (
+        "import json, os, sys, urllib.request;"
+        "conn = json.loads(os.environ['AIRFLOW_CONN_INTERCOM_DEFAULT']);"
+        "request = urllib.request.Request(conn['host'] + '/tags',"
+        " headers={'Authorization': 'Bearer ' + conn['password']});"
+        "tags = json.load(urllib.request.urlopen(request, timeout=10))['data'];"
+        "names = sorted(tag['name'] for tag in tags);"
+        "print(','.join(names)); sys.exit(7)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow_provider_intercom.sandbox", "--port", "0", "--seed", "demo"]
+        + ["--", sys.executable, "-c", child],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 7, result.stderr
+    ready, names = result.stdout.splitlines()
+    assert ready.startswith("Intercom sandbox listening on http://127.0.0.1:")
+    assert names == "beta-tester,trial,vip"
+
+
 def test_cli_help() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "airflow_provider_intercom.sandbox", "--help"],

@@ -2,12 +2,18 @@
 Command line: run the Intercom sandbox until SIGINT or SIGTERM.
 
 ``python -m airflow_provider_intercom.sandbox --port 8111 --token TOKEN --seed demo_seed.json``
+
+With a command after ``--``, the sandbox serves only while that command runs, and the command gets
+``AIRFLOW_CONN_INTERCOM_DEFAULT`` pointing at it: ``... --port 0 --seed demo -- python my_script.py``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import signal
+import subprocess
 import sys
 import threading
 from collections.abc import Sequence
@@ -37,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--token", default="sandbox-token", help="accepted Bearer token (default: %(default)s)"
     )
-    parser.add_argument("--seed", type=Path, help=f"JSON seed file, e.g. {DEMO_SEED}")
+    parser.add_argument("--seed", type=_seed_path, help="JSON seed file, or 'demo' for the bundled demo data")
     parser.add_argument("--rate-limit", type=int, default=DEFAULT_LIMIT, help="requests per window")
     parser.add_argument(
         "--window-seconds", type=int, default=DEFAULT_WINDOW_SECONDS, help="rate-limit window"
@@ -48,7 +54,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--fault-seed", type=int, help="seed of the random faults, for repeatable runs")
     parser.add_argument("--verbose", action="store_true", help="write the access log to stderr")
+    parser.add_argument(
+        "command",
+        nargs=argparse.REMAINDER,
+        help="after --: a command to run with AIRFLOW_CONN_INTERCOM_DEFAULT pointing at the sandbox; "
+        "the sandbox stops when it exits, with its exit status",
+    )
     return parser
+
+
+def _seed_path(value: str) -> Path:
+    return DEMO_SEED if value == "demo" else Path(value)
+
+
+def run_command(sandbox: IntercomSandbox, command: Sequence[str]) -> int:
+    """
+    Run a command against the started sandbox and return its exit status.
+
+    :param sandbox: The running sandbox.
+    :param command: The program and its arguments.
+    :return: The command's exit status.
+    """
+    env = {**os.environ, "AIRFLOW_CONN_INTERCOM_DEFAULT": json.dumps(sandbox.airflow_connection())}
+    return subprocess.run(list(command), env=env, check=False).returncode
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -78,8 +106,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
+    command = options.command[1:] if options.command[:1] == ["--"] else options.command
     with sandbox:
         print(f"Intercom sandbox listening on {sandbox.url}", flush=True)
+        if command:
+            return run_command(sandbox, command)
         # A timed wait lets the main thread run the signal handlers promptly.
         while not stop_requested.wait(0.5):
             pass

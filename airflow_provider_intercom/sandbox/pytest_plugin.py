@@ -36,13 +36,7 @@ def intercom_sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[IntercomSandbo
     sandbox = IntercomSandbox(port=0, token=SANDBOX_TOKEN)
     sandbox.start()
     try:
-        connection = {
-            "conn_type": "intercom",
-            "host": sandbox.url,
-            "password": sandbox.token,
-            "extra": {"region": "us", "api_version": "2.11"},
-        }
-        monkeypatch.setenv(CONNECTION_ENV_VAR, json.dumps(connection))
+        monkeypatch.setenv(CONNECTION_ENV_VAR, json.dumps(sandbox.airflow_connection()))
         yield sandbox
     finally:
         sandbox.stop()

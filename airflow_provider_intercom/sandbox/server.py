@@ -361,6 +361,22 @@ class IntercomSandbox:
         """
         return self._state.request_log
 
+    def airflow_connection(self, api_version: str = "2.11") -> dict[str, Any]:
+        """
+        Return an Airflow connection (JSON form) that points at this sandbox.
+
+        Export it as ``AIRFLOW_CONN_<ID>`` (JSON-encoded) to run DAGs or hooks against the sandbox.
+
+        :param api_version: The ``api_version`` extra, sent as ``Intercom-Version``.
+        :return: ``{"conn_type", "host", "password", "extra"}``.
+        """
+        return {
+            "conn_type": "intercom",
+            "host": self.url,
+            "password": self.token,
+            "extra": {"region": "us", "api_version": api_version},
+        }
+
     @property
     def port(self) -> int:
         """
