@@ -50,6 +50,7 @@ class IntercomAPIError(IntercomError):
     :param method: HTTP method of the request.
     :param path: URL path of the request.
     :param errors: every ``{"code", "message"}`` item of the body, as sent.
+    :param canonical: the ``Link: <...>; rel="canonical"`` target, sent with 410 ``contact_merged``.
     """
 
     def __init__(
@@ -62,6 +63,7 @@ class IntercomAPIError(IntercomError):
         method: str = "",
         path: str = "",
         errors: list[dict[str, Any]] | None = None,
+        canonical: str | None = None,
     ) -> None:
         self.status = status
         self.code = code
@@ -70,6 +72,7 @@ class IntercomAPIError(IntercomError):
         self.method = method
         self.path = path
         self.errors = errors or []
+        self.canonical = canonical
         super().__init__(self._describe())
 
     def _describe(self) -> str:
@@ -129,6 +132,25 @@ class IntercomServerError(IntercomAPIError):
 
 class IntercomInvalidResponseError(IntercomAPIError):
     """A success status whose body is not the JSON Intercom documents (empty, HTML, truncated)."""
+
+
+class IntercomTagInUseError(IntercomError):
+    """A tag cannot be deleted because segments use it (400 ``tag_has_dependent_objects``)."""
+
+
+class IntercomPartialFailureError(IntercomError):
+    """
+    A bulk task left more items untouched than its ``max_failed_ratio`` allows.
+
+    The full per-item report was pushed to XCom before this was raised, and is kept here too.
+
+    :param message: the summary shown in the task log.
+    :param report: the operator's report (plain JSON).
+    """
+
+    def __init__(self, message: str, report: dict[str, Any]) -> None:
+        self.report = report
+        super().__init__(message)
 
 
 ERRORS_BY_STATUS: dict[int, type[IntercomAPIError]] = {

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 import tenacity
@@ -20,6 +20,7 @@ from airflow_provider_intercom.exceptions import (
     IntercomAPIError,
     IntercomConfigurationError,
     IntercomInvalidResponseError,
+    IntercomNotFoundError,
     IntercomRateLimitError,
     IntercomServerError,
     IntercomTransportError,
@@ -103,11 +104,22 @@ def validate_api_version(version: Any, *, source: str = "api_version") -> str:
     )
 
 
+def version_at_least(version: str, minimum: tuple[int, int]) -> bool:
+    """
+    Tell whether an API version is ``minimum`` or later; Preview counts as the newest.
+
+    :param version: a canonical version, as returned by :func:`validate_api_version`.
+    :param minimum: ``(major, minor)``, e.g. ``(2, 10)``.
+    """
+    if version == "Preview":
+        return True
+    major, minor = version.split(".")
+    return (int(major), int(minor)) >= minimum
+
+
 def _path_segment(value: Any, name: str) -> str:
     """Quote an id for use in a URL path, refusing empty values with the argument's name."""
-    if isinstance(value, bool) or not isinstance(value, str | int) or not str(value).strip():
-        raise IntercomConfigurationError(f"{name}={value!r} must be a non-empty Intercom id (a string)")
-    return quote(str(value).strip(), safe="")
+    return quote(_plain_id(value, name), safe="")
 
 
 class IntercomHook(BaseHook):
@@ -330,6 +342,7 @@ class IntercomHook(BaseHook):
             method=method,
             path=path,
             errors=errors,
+            canonical=(response.links.get("canonical") or {}).get("url"),
             **kwargs,
         )
 
@@ -380,12 +393,77 @@ class IntercomHook(BaseHook):
         :param name: the tag's name.
         :param tag_id: the id of a tag to rename, or None to create.
         """
-        if not isinstance(name, str) or not name.strip():
-            raise IntercomConfigurationError(f"name={name!r} must be a non-empty tag name")
-        body: dict[str, Any] = {"name": name.strip()}
+        body: dict[str, Any] = {"name": _tag_name(name)}
         if tag_id is not None:
             body["id"] = str(tag_id)
         return self._request("POST", "/tags", json=body)
+
+    def find_tag_by_name(self, name: str) -> dict[str, Any] | None:
+        """
+        Return the tag with this name, compared case-insensitively as Intercom does, or None.
+
+        :param name: the tag's name.
+        """
+        wanted = _tag_name(name).casefold()
+        return next((tag for tag in self.list_tags() if str(tag.get("name", "")).casefold() == wanted), None)
+
+    def get_or_create_tag(self, name: str) -> dict[str, Any]:
+        """
+        Return the tag with this name, creating it only when it does not exist yet.
+
+        :param name: the tag's name.
+        """
+        return self.find_tag_by_name(name) or self.create_or_update_tag(name)
+
+    def tag_users(self, tag_name: str, contact_ids: Iterable[str]) -> dict[str, Any]:
+        """
+        Tag many contacts in one call (``POST /tags`` with ``users: [{id}]``); creates the tag if missing.
+
+        Up to API 2.15 one unknown id fails the whole call with 404 and nobody is tagged. From 2.16
+        unknown ids are skipped, and the answer lists ``users: [{id, tagged}]`` for those tagged.
+
+        :param tag_name: the tag's name.
+        :param contact_ids: Intercom contact ids; Intercom advises at most 50 per call.
+        """
+        users = [
+            {"id": _plain_id(contact_id, f"contact_ids[{i}]")} for i, contact_id in enumerate(contact_ids)
+        ]
+        return self._request("POST", "/tags", json={"name": _tag_name(tag_name), "users": users})
+
+    def tag_companies(self, tag_name: str, companies: Iterable[Mapping[str, str]]) -> dict[str, Any]:
+        """
+        Tag many companies in one call (``POST /tags`` with ``companies``); creates the tag if missing.
+
+        :param tag_name: the tag's name.
+        :param companies: ``{"id": <Intercom id>}`` or ``{"company_id": <your id>}`` items.
+        """
+        return self._bulk_companies(tag_name, companies, untag=False)
+
+    def untag_companies(self, tag_name: str, companies: Iterable[Mapping[str, str]]) -> dict[str, Any]:
+        """
+        Remove a tag from many companies in one call (``POST /tags`` with ``untag: true`` on each).
+
+        :param tag_name: the tag's name.
+        :param companies: ``{"id": <Intercom id>}`` or ``{"company_id": <your id>}`` items.
+        """
+        return self._bulk_companies(tag_name, companies, untag=True)
+
+    def _bulk_companies(
+        self, tag_name: str, companies: Iterable[Mapping[str, str]], *, untag: bool
+    ) -> dict[str, Any]:
+        items = []
+        for index, company in enumerate(companies):
+            keys = set(company) if isinstance(company, Mapping) else set()
+            if len(keys) != 1 or not keys <= {"id", "company_id"}:
+                raise IntercomConfigurationError(
+                    f"companies[{index}]={company!r} must be {{'id': ...}} or {{'company_id': ...}}"
+                )
+            ((key, value),) = company.items()
+            item: dict[str, Any] = {key: _plain_id(value, f"companies[{index}].{key}")}
+            if untag:
+                item["untag"] = True
+            items.append(item)
+        return self._request("POST", "/tags", json={"name": _tag_name(tag_name), "companies": items})
 
     def delete_tag(self, tag_id: str) -> None:
         """
@@ -406,9 +484,101 @@ class IntercomHook(BaseHook):
         """
         Return one contact (``GET /contacts/{id}``).
 
+        From API 2.16 a merged contact answers 410 ``contact_merged`` with a canonical ``Link``
+        to the contact it was merged into; the hook follows that link once, and logs it.
+
         :param contact_id: the contact's Intercom id.
         """
-        return self._request("GET", f"/contacts/{_path_segment(contact_id, 'contact_id')}")
+        path = f"/contacts/{_path_segment(contact_id, 'contact_id')}"
+        try:
+            return self._request("GET", path)
+        except IntercomNotFoundError as error:
+            target = urlsplit(error.canonical or "").path
+            if error.status != 410 or not target.startswith("/contacts/"):
+                raise
+            self.log.info("Contact %s was merged; following its canonical link to %s", contact_id, target)
+            return self._request("GET", target)
+
+    def update_contact(self, contact_id: str, **fields: Any) -> dict[str, Any]:
+        """
+        Update a contact's fields (``PUT /contacts/{id}``), e.g. ``name`` or ``custom_attributes``.
+
+        Tags are not contact fields: change them with :meth:`tag_contact` and :meth:`untag_contact`.
+
+        :param contact_id: the contact's Intercom id.
+        :param fields: the fields to set, as in Intercom's ``update_contact_request``.
+        """
+        if "tags" in fields:
+            raise IntercomConfigurationError(
+                "update_contact() cannot change tags: use tag_contact() and untag_contact()"
+            )
+        if not fields:
+            raise IntercomConfigurationError("update_contact() needs at least one field to set")
+        return self._request("PUT", f"/contacts/{_path_segment(contact_id, 'contact_id')}", json=fields)
+
+    def resolve_contacts(
+        self,
+        emails: Iterable[str] | None = None,
+        external_ids: Iterable[str] | None = None,
+        chunk_size: int = 50,
+    ) -> dict[str, Any]:
+        """
+        Find the contacts behind emails and external ids, with ``IN`` searches in chunks.
+
+        One email can belong to several contacts (a user and a lead, say): every match is kept,
+        and the value is listed under ``ambiguous`` as well. Emails match case-insensitively.
+
+        :param emails: email addresses to look up.
+        :param external_ids: your ``external_id`` values to look up.
+        :param chunk_size: values per search request.
+        :return: ``{"emails": {value: [contact ids]}, "external_ids": {value: [contact ids]},
+            "unresolved": {"emails": [...], "external_ids": [...]},
+            "ambiguous": {"emails": [...], "external_ids": [...]}}``, in input order.
+        """
+        result: dict[str, Any] = {"emails": {}, "external_ids": {}, "unresolved": {}, "ambiguous": {}}
+        for kind, field_name, values in (
+            ("emails", "email", emails),
+            ("external_ids", "external_id", external_ids),
+        ):
+            wanted = list(dict.fromkeys(values or []))
+            matches: dict[str, list[str]] = {value: [] for value in wanted}
+            by_key = {_match_key(field_name, value): value for value in wanted}
+            for start in range(0, len(wanted), chunk_size):
+                chunk = wanted[start : start + chunk_size]
+                query = {"field": field_name, "operator": "IN", "value": chunk}
+                for contact in self.search_contacts(query, per_page=150):
+                    value = by_key.get(_match_key(field_name, contact.get(field_name)))
+                    if value is not None and contact["id"] not in matches[value]:
+                        matches[value].append(contact["id"])
+            result[kind] = {value: ids for value, ids in matches.items() if ids}
+            result["unresolved"][kind] = [value for value, ids in matches.items() if not ids]
+            result["ambiguous"][kind] = [value for value, ids in matches.items() if len(ids) > 1]
+        return result
+
+    def unknown_contact_ids(self, contact_ids: Iterable[str]) -> list[str]:
+        """
+        Return the ids, in input order, that belong to no contact.
+
+        One ``id IN`` search per 50 ids finds the known ones; the few it misses are checked with
+        ``GET /contacts/{id}``, since a new contact can take minutes to become searchable.
+
+        :param contact_ids: Intercom contact ids.
+        """
+        wanted = list(dict.fromkeys(contact_ids))
+        found: set[str] = set()
+        for start in range(0, len(wanted), 50):
+            chunk = wanted[start : start + 50]
+            query = {"field": "id", "operator": "IN", "value": chunk}
+            found.update(contact["id"] for contact in self.search_contacts(query, per_page=150))
+        unknown = []
+        for contact_id in wanted:
+            if contact_id in found:
+                continue
+            try:
+                self._request("GET", f"/contacts/{_path_segment(contact_id, 'contact_id')}")
+            except IntercomNotFoundError:
+                unknown.append(contact_id)
+        return unknown
 
     def search_contacts(self, query: Mapping[str, Any], per_page: int = 50) -> Iterator[dict[str, Any]]:
         """
@@ -488,6 +658,132 @@ class IntercomHook(BaseHook):
             "DELETE",
             f"/contacts/{_path_segment(contact_id, 'contact_id')}/tags/{_path_segment(tag_id, 'tag_id')}",
         )
+
+    # -- companies ---------------------------------------------------------------------------------
+
+    def find_company(self, company_id: str) -> dict[str, Any]:
+        """
+        Return the company with your ``company_id`` (``GET /companies?company_id=``).
+
+        :param company_id: your id for the company (not Intercom's).
+        :raises IntercomNotFoundError: when no company has it.
+        """
+        answer = self._request(
+            "GET", "/companies", params={"company_id": _plain_id(company_id, "company_id")}
+        )
+        if answer.get("type") != "list":
+            return answer
+        if not answer.get("data"):
+            raise IntercomNotFoundError(
+                404, "company_not_found", "Company Not Found", method="GET", path="/companies"
+            )
+        return answer["data"][0]
+
+    def list_companies(
+        self, tag_id: str | None = None, segment_id: str | None = None, per_page: int = 50
+    ) -> Iterator[dict[str, Any]]:
+        """
+        Yield the companies carrying a tag, or in a segment, page by page (``GET /companies``).
+
+        :param tag_id: the tag's Intercom id.
+        :param segment_id: a segment's Intercom id.
+        :param per_page: companies per page.
+        """
+        params: dict[str, Any] = {"per_page": per_page}
+        if tag_id is not None:
+            params["tag_id"] = _plain_id(tag_id, "tag_id")
+        if segment_id is not None:
+            params["segment_id"] = _plain_id(segment_id, "segment_id")
+        page = 1
+        while True:
+            answer = self._request("GET", "/companies", params={**params, "page": page})
+            companies = answer.get("data") or []
+            yield from companies
+            total_pages = (answer.get("pages") or {}).get("total_pages") or 1
+            if not companies or page >= total_pages:
+                return
+            page += 1
+
+    # -- conversations and tickets -------------------------------------------------------------------
+
+    def tag_conversation(self, conversation_id: str, tag_id: str, admin_id: str) -> dict[str, Any]:
+        """
+        Attach a tag to a conversation, on behalf of an admin (``POST /conversations/{id}/tags``).
+
+        :param conversation_id: the conversation's id.
+        :param tag_id: the tag's Intercom id.
+        :param admin_id: the admin who applies the tag.
+        """
+        return self._tag_item("conversations", "conversation_id", conversation_id, tag_id, admin_id)
+
+    def untag_conversation(self, conversation_id: str, tag_id: str, admin_id: str) -> dict[str, Any]:
+        """
+        Remove a tag from a conversation (``DELETE /conversations/{id}/tags/{tag_id}``, body ``{admin_id}``).
+
+        :param conversation_id: the conversation's id.
+        :param tag_id: the tag's Intercom id.
+        :param admin_id: the admin who removes the tag.
+        """
+        return self._untag_item("conversations", "conversation_id", conversation_id, tag_id, admin_id)
+
+    def tag_ticket(self, ticket_id: str, tag_id: str, admin_id: str) -> dict[str, Any]:
+        """
+        Attach a tag to a ticket (``POST /tickets/{id}/tags``); API 2.10 and later.
+
+        :param ticket_id: the ticket's id.
+        :param tag_id: the tag's Intercom id.
+        :param admin_id: the admin who applies the tag.
+        """
+        self._require_version((2, 10), "ticket tagging")
+        return self._tag_item("tickets", "ticket_id", ticket_id, tag_id, admin_id)
+
+    def untag_ticket(self, ticket_id: str, tag_id: str, admin_id: str) -> dict[str, Any]:
+        """
+        Remove a tag from a ticket (``DELETE /tickets/{id}/tags/{tag_id}``); API 2.10 and later.
+
+        :param ticket_id: the ticket's id.
+        :param tag_id: the tag's Intercom id.
+        :param admin_id: the admin who removes the tag.
+        """
+        self._require_version((2, 10), "ticket tagging")
+        return self._untag_item("tickets", "ticket_id", ticket_id, tag_id, admin_id)
+
+    def _tag_item(self, kind: str, id_name: str, item_id: str, tag_id: str, admin_id: str) -> dict[str, Any]:
+        body = {"id": _plain_id(tag_id, "tag_id"), "admin_id": _plain_id(admin_id, "admin_id")}
+        return self._request("POST", f"/{kind}/{_path_segment(item_id, id_name)}/tags", json=body)
+
+    def _untag_item(
+        self, kind: str, id_name: str, item_id: str, tag_id: str, admin_id: str
+    ) -> dict[str, Any]:
+        path = f"/{kind}/{_path_segment(item_id, id_name)}/tags/{_path_segment(tag_id, 'tag_id')}"
+        return self._request("DELETE", path, json={"admin_id": _plain_id(admin_id, "admin_id")})
+
+    def _require_version(self, minimum: tuple[int, int], feature: str) -> None:
+        version = self.settings.api_version
+        if not version_at_least(version, minimum):
+            raise IntercomConfigurationError(
+                f"{feature} needs Intercom API {minimum[0]}.{minimum[1]} or later; "
+                f"this connection uses api_version={version!r}"
+            )
+
+
+def _plain_id(value: Any, name: str) -> str:
+    """Return an id as a trimmed string, refusing blanks and non-ids with the argument's name."""
+    if isinstance(value, bool) or not isinstance(value, str | int) or not str(value).strip():
+        raise IntercomConfigurationError(f"{name}={value!r} must be a non-empty Intercom id (a string)")
+    return str(value).strip()
+
+
+def _tag_name(name: Any) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise IntercomConfigurationError(f"tag_name={name!r} must be a non-empty tag name")
+    return name.strip()
+
+
+def _match_key(field_name: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    return str(value).casefold() if field_name == "email" else str(value)
 
 
 def _float_header(headers: Mapping[str, str], name: str) -> float | None:
