@@ -134,6 +134,10 @@ class IntercomInvalidResponseError(IntercomAPIError):
     """A success status whose body is not the JSON Intercom documents (empty, HTML, truncated)."""
 
 
+class IntercomTagNotFoundError(IntercomError, LookupError):
+    """No tag has the name (or id) a task was given, and the task may not create it."""
+
+
 class IntercomTagInUseError(IntercomError):
     """A tag cannot be deleted because segments use it (400 ``tag_has_dependent_objects``)."""
 

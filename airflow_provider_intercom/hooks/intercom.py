@@ -679,6 +679,14 @@ class IntercomHook(BaseHook):
             )
         return answer["data"][0]
 
+    def get_company(self, company_id: str) -> dict[str, Any]:
+        """
+        Return the company with this Intercom id (``GET /companies/{id}``).
+
+        :param company_id: Intercom's id for the company.
+        """
+        return self._request("GET", f"/companies/{_path_segment(company_id, 'company_id')}")
+
     def list_companies(
         self, tag_id: str | None = None, segment_id: str | None = None, per_page: int = 50
     ) -> Iterator[dict[str, Any]]:
@@ -734,7 +742,7 @@ class IntercomHook(BaseHook):
         :param tag_id: the tag's Intercom id.
         :param admin_id: the admin who applies the tag.
         """
-        self._require_version((2, 10), "ticket tagging")
+        self.require_version((2, 10), "ticket tagging")
         return self._tag_item("tickets", "ticket_id", ticket_id, tag_id, admin_id)
 
     def untag_ticket(self, ticket_id: str, tag_id: str, admin_id: str) -> dict[str, Any]:
@@ -745,7 +753,7 @@ class IntercomHook(BaseHook):
         :param tag_id: the tag's Intercom id.
         :param admin_id: the admin who removes the tag.
         """
-        self._require_version((2, 10), "ticket tagging")
+        self.require_version((2, 10), "ticket tagging")
         return self._untag_item("tickets", "ticket_id", ticket_id, tag_id, admin_id)
 
     def _tag_item(self, kind: str, id_name: str, item_id: str, tag_id: str, admin_id: str) -> dict[str, Any]:
@@ -758,7 +766,13 @@ class IntercomHook(BaseHook):
         path = f"/{kind}/{_path_segment(item_id, id_name)}/tags/{_path_segment(tag_id, 'tag_id')}"
         return self._request("DELETE", path, json={"admin_id": _plain_id(admin_id, "admin_id")})
 
-    def _require_version(self, minimum: tuple[int, int], feature: str) -> None:
+    def require_version(self, minimum: tuple[int, int], feature: str) -> None:
+        """
+        Refuse, before any request, a connection whose API version predates a feature.
+
+        :param minimum: ``(major, minor)``, e.g. ``(2, 10)``.
+        :param feature: what needs it, quoted in the error.
+        """
         version = self.settings.api_version
         if not version_at_least(version, minimum):
             raise IntercomConfigurationError(

@@ -1,0 +1,766 @@
+"""
+Operators for Intercom tags: bulk tagging of contacts, companies, conversations and tickets.
+
+They also list, create and delete tags.
+
+Every bulk operator returns the same report to XCom, as plain JSON::
+
+    {"tag": {"type", "id", "name"}, "requested": n, "succeeded": [...], "not_found": [...],
+     "failed": [{"id", "error": {"status", "code", "message", "request_id"}}], "dry_run": bool}
+
+Each requested item (after dedupe) lands in exactly one of ``succeeded``, ``not_found`` and
+``failed``. In a dry run nothing is written and ``succeeded`` lists what would be written.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import BaseOperator
+
+from airflow_provider_intercom.exceptions import (
+    IntercomBadRequestError,
+    IntercomConfigurationError,
+    IntercomError,
+    IntercomNotFoundError,
+    IntercomPartialFailureError,
+    IntercomTagInUseError,
+    IntercomTagNotFoundError,
+    IntercomUnauthorizedError,
+)
+from airflow_provider_intercom.hooks.intercom import IntercomHook
+from airflow_provider_intercom.operators._plan import (
+    ItemReport,
+    batches,
+    chunk_ids,
+    error_details,
+    normalize_ids,
+    tag_summary,
+    validate_batch_size,
+    validate_flag,
+    validate_ratio,
+)
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+__all__ = [
+    "CreateTagOperator",
+    "DeleteTagOperator",
+    "ListTagsOperator",
+    "TagCompaniesOperator",
+    "TagContactsOperator",
+    "TagConversationsOperator",
+    "TagTicketsOperator",
+    "UntagCompaniesOperator",
+    "UntagContactsOperator",
+    "chunk_ids",
+]
+
+_CONNECTION_FIELDS = ("intercom_conn_id", "api_version", "region")
+_PROGRESS_EVERY = 50
+
+
+class _IntercomOperator(BaseOperator):
+    """
+    Base of the Intercom operators: the connection arguments and the hook.
+
+    :param intercom_conn_id: the Airflow connection to use.
+    :param api_version: overrides the connection's ``api_version`` extra.
+    :param region: overrides the connection's ``region`` extra (us, eu or au).
+    """
+
+    template_fields: Sequence[str] = _CONNECTION_FIELDS
+
+    def __init__(
+        self,
+        *,
+        intercom_conn_id: str = IntercomHook.default_conn_name,
+        api_version: str | None = None,
+        region: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.intercom_conn_id = intercom_conn_id
+        self.api_version = api_version
+        self.region = region
+
+    @cached_property
+    def hook(self) -> IntercomHook:
+        """The hook for this task's connection, region and version."""
+        return IntercomHook(self.intercom_conn_id, region=self.region, api_version=self.api_version)
+
+    def _check_connection(self) -> None:
+        # Resolves token, region and version now, so a bad one fails before any request.
+        _ = self.hook.settings
+
+    def _tag_by_name_or_id(
+        self, tag_name: Any, tag_id: Any, *, create: bool, dry_run: bool
+    ) -> dict[str, Any]:
+        """
+        Find the task's tag, or create it by name when allowed (never in a dry run).
+
+        :return: the tag; its id is None when a dry run would create it.
+        """
+        if tag_id is not None:
+            try:
+                return self.hook.find_tag(tag_id)
+            except IntercomNotFoundError as error:
+                raise IntercomTagNotFoundError(f"No tag has tag_id={tag_id!r}") from error
+        tag = self.hook.find_tag_by_name(tag_name)
+        if tag is not None:
+            return tag
+        if not create:
+            raise IntercomTagNotFoundError(f"No tag is named {tag_name!r}; nothing was changed")
+        if dry_run:
+            self.log.info("Dry run: the tag %r does not exist and would be created", tag_name)
+            return {"type": "tag", "id": None, "name": tag_name}
+        tag = self.hook.create_or_update_tag(tag_name)
+        self.log.info("Created the tag %r (id %s)", tag["name"], tag["id"])
+        return tag
+
+    def _finish(
+        self, context: Context, report: dict[str, Any], max_failed_ratio: float, noun: str
+    ) -> dict[str, Any]:
+        """Log the outcome and fail the task, after pushing the report, when too many items were missed."""
+        missed = len(report["not_found"]) + len(report["failed"])
+        self.log.info(
+            "%s%d %s requested: %d succeeded, %d not found, %d failed",
+            "Dry run: " if report["dry_run"] else "",
+            report["requested"],
+            noun,
+            len(report["succeeded"]),
+            len(report["not_found"]),
+            len(report["failed"]),
+        )
+        allowed = max_failed_ratio * report["requested"]
+        if missed > allowed:
+            # A failed task returns nothing, so push the report first: nothing done is lost.
+            context["ti"].xcom_push(key="return_value", value=report)
+            not_found, failed = len(report["not_found"]), len(report["failed"])
+            raise IntercomPartialFailureError(
+                f"{missed} of {report['requested']} {noun} were not done ({not_found} not found, {failed} "
+                f"failed); max_failed_ratio={max_failed_ratio} allows {int(allowed)}. "
+                "The per-item report is in this task's XCom (return_value).",
+                report,
+            )
+        return report
+
+
+def _exactly_one_tag(tag_name: Any, tag_id: Any) -> None:
+    if (tag_name is None) == (tag_id is None):
+        given = "both" if tag_name is not None else "neither"
+        raise IntercomConfigurationError(f"Give exactly one of tag_name and tag_id (got {given})")
+    for field, value in (("tag_name", tag_name), ("tag_id", tag_id)):
+        if value is not None and (not isinstance(value, str | int) or not str(value).strip()):
+            raise IntercomConfigurationError(f"{field}={value!r} must be a non-empty string")
+
+
+def _apply_each(
+    log: Any, items: Sequence[str], call: Callable[[str], Any], report: ItemReport, verb: str, noun: str
+) -> None:
+    """Make one call per item, recording each outcome; a 401 stops everything, since every call would fail."""
+    for position, item in enumerate(items, start=1):
+        try:
+            call(item)
+        except IntercomNotFoundError:
+            report.not_found(item)
+        except IntercomUnauthorizedError:
+            raise
+        except IntercomError as error:
+            report.failed(item, error_details(error))
+        else:
+            report.succeeded(item)
+        if position % _PROGRESS_EVERY == 0 or position == len(items):
+            log.info("%s %d/%d %s (%s)", verb, position, len(items), noun, report.counts())
+
+
+class _ContactsOperator(_IntercomOperator):
+    """
+    Shared inputs of the contact operators: ids, emails and external ids, and the report.
+
+    :param tag_name: the tag's name (exactly one of ``tag_name`` and ``tag_id``).
+    :param tag_id: the tag's Intercom id.
+    :param contact_ids: Intercom contact ids (templated; a list, an XComArg, or a rendered string).
+    :param emails: contact emails, resolved through search (templated).
+    :param external_ids: contacts' ``external_id`` values, resolved through search (templated).
+    :param dry_run: resolve and plan, but write nothing (templated).
+    :param max_failed_ratio: the share of items that may end not found or failed before the task
+        fails (0.0: any miss fails the task, after the report is pushed to XCom).
+    """
+
+    template_fields: Sequence[str] = (
+        "tag_name",
+        "tag_id",
+        "contact_ids",
+        "emails",
+        "external_ids",
+        "is_dry_run",
+        *_CONNECTION_FIELDS,
+    )
+    template_fields_renderers = {"contact_ids": "json", "emails": "json", "external_ids": "json"}
+
+    def __init__(
+        self,
+        *,
+        tag_name: str | None = None,
+        tag_id: str | None = None,
+        contact_ids: Any = None,
+        emails: Any = None,
+        external_ids: Any = None,
+        dry_run: bool | str = False,
+        max_failed_ratio: float = 0.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.tag_name = tag_name
+        self.tag_id = tag_id
+        self.contact_ids = contact_ids
+        self.emails = emails
+        self.external_ids = external_ids
+        # BaseOperator has a dry_run() method, so the flag is stored under another name.
+        self.is_dry_run = dry_run
+        self.max_failed_ratio = max_failed_ratio
+
+    def _validated_inputs(self) -> tuple[dict[str, list[str]], bool, float]:
+        _exactly_one_tag(self.tag_name, self.tag_id)
+        inputs = {
+            "contact_ids": normalize_ids(self.contact_ids, "contact_ids"),
+            "emails": normalize_ids(self.emails, "emails"),
+            "external_ids": normalize_ids(self.external_ids, "external_ids"),
+        }
+        if not any(inputs.values()):
+            raise IntercomConfigurationError(
+                "Nothing to do: contact_ids, emails and external_ids are all empty or missing"
+            )
+        return (
+            inputs,
+            validate_flag(self.is_dry_run, "dry_run"),
+            validate_ratio(self.max_failed_ratio, "max_failed_ratio"),
+        )
+
+    def _resolve(self, inputs: dict[str, list[str]]) -> tuple[dict[str, list[str]], dict[str, Any]]:
+        """Map every requested item to the contact ids it stands for (none when unresolved)."""
+        targets: dict[str, list[str]] = {contact_id: [contact_id] for contact_id in inputs["contact_ids"]}
+        if not (inputs["emails"] or inputs["external_ids"]):
+            return targets, {}
+        resolved = self.hook.resolve_contacts(emails=inputs["emails"], external_ids=inputs["external_ids"])
+        for kind in ("emails", "external_ids"):
+            for value in inputs[kind]:
+                targets.setdefault(value, resolved[kind].get(value, []))
+        self.log.info(
+            "Resolved %d emails and %d external ids; unresolved: %s; matching several contacts: %s",
+            len(resolved["emails"]),
+            len(resolved["external_ids"]),
+            resolved["unresolved"],
+            resolved["ambiguous"],
+        )
+        return targets, {"resolved": resolved}
+
+    @staticmethod
+    def _settle(targets: dict[str, list[str]], contacts: ItemReport) -> ItemReport:
+        """Give each item its contacts' outcome: any failure fails it, else any success succeeds it."""
+        items = ItemReport(list(targets))
+        for item, contact_ids in targets.items():
+            outcomes = [contacts.outcome(contact_id) for contact_id in contact_ids]
+            failure = next((outcome for outcome in outcomes if outcome and outcome[0] == "failed"), None)
+            if failure is not None:
+                items.failed(item, failure[1] or {})
+            elif any(outcome and outcome[0] == "succeeded" for outcome in outcomes):
+                items.succeeded(item)
+            else:
+                items.not_found(item)
+        return items
+
+
+class TagContactsOperator(_ContactsOperator):
+    """
+    Tag contacts in bulk, by Intercom id, email or external id.
+
+    Emails and external ids are resolved through search first (one email may match a user and a
+    lead: both are tagged). Contacts are tagged through ``POST /tags`` in batches of
+    ``batch_size``. Up to API 2.15 one unknown id fails a whole batch with 404: the operator then
+    finds the unknown ids and tags every known contact anyway. From 2.16 it reads Intercom's
+    per-id results.
+
+    :param create_tag_if_missing: create the tag when no tag has ``tag_name``.
+    :param batch_size: contacts per bulk call, 1 to 50.
+
+    The other parameters are those of every contact operator: ``tag_name``/``tag_id``,
+    ``contact_ids``, ``emails``, ``external_ids``, ``dry_run``, ``max_failed_ratio``,
+    ``intercom_conn_id``, ``api_version`` and ``region``.
+    """
+
+    def __init__(self, *, create_tag_if_missing: bool = True, batch_size: int = 50, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.create_tag_if_missing = create_tag_if_missing
+        self.batch_size = batch_size
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        inputs, dry_run, max_failed_ratio = self._validated_inputs()
+        batch_size = validate_batch_size(self.batch_size)
+        self._check_connection()
+        targets, extra = self._resolve(inputs)
+        contact_ids = list(dict.fromkeys(cid for ids in targets.values() for cid in ids))
+        tag = self._tag_by_name_or_id(
+            self.tag_name, self.tag_id, create=self.create_tag_if_missing, dry_run=dry_run
+        )
+        contacts = ItemReport(contact_ids)
+        if dry_run:
+            for contact_id in contact_ids:
+                contacts.succeeded(contact_id)
+        else:
+            for batch in batches(contact_ids, batch_size):
+                self._tag_batch(tag["name"], batch, contacts)
+                self.log.info(
+                    "tagged %d/%d contacts (%s)", contacts.done, len(contact_ids), contacts.counts()
+                )
+        report = self._settle(targets, contacts).as_dict(tag_summary(tag), dry_run=dry_run, **extra)
+        return self._finish(context, report, max_failed_ratio, "contacts")
+
+    def _tag_batch(self, tag_name: str, batch: list[str], contacts: ItemReport) -> None:
+        try:
+            answer = self.hook.tag_users(tag_name, batch)
+        except IntercomUnauthorizedError:
+            raise
+        except IntercomNotFoundError:
+            self._split_unknown(tag_name, batch, contacts)
+            return
+        except IntercomError as error:
+            for contact_id in batch:
+                contacts.failed(contact_id, error_details(error))
+            return
+        results = answer.get("users")
+        if results is None:  # up to 2.15: a 200 means the whole batch was tagged
+            for contact_id in batch:
+                contacts.succeeded(contact_id)
+            return
+        tagged = {str(result.get("id")) for result in results if result.get("tagged")}
+        for contact_id in batch:
+            (contacts.succeeded if contact_id in tagged else contacts.not_found)(contact_id)
+
+    def _split_unknown(self, tag_name: str, batch: list[str], contacts: ItemReport) -> None:
+        """After a whole-batch 404 (API 2.15 and earlier), find the unknown ids and tag the rest."""
+        if len(batch) == 1:
+            contacts.not_found(batch[0])
+            return
+        try:
+            unknown = set(self.hook.unknown_contact_ids(batch))
+        except IntercomUnauthorizedError:
+            raise
+        except IntercomError:
+            unknown = set()
+        self.log.info("A batch of %d was refused with 404: %d unknown ids found", len(batch), len(unknown))
+        if unknown:
+            for contact_id in batch:
+                if contact_id in unknown:
+                    contacts.not_found(contact_id)
+            known = [contact_id for contact_id in batch if contact_id not in unknown]
+            if known:
+                self._tag_batch(tag_name, known, contacts)
+            return
+        # Every id looked known, yet Intercom refused the batch: bisect to find the culprit.
+        middle = len(batch) // 2
+        self._tag_batch(tag_name, batch[:middle], contacts)
+        self._tag_batch(tag_name, batch[middle:], contacts)
+
+
+class UntagContactsOperator(_ContactsOperator):
+    """
+    Remove a tag from contacts, one call per contact (Intercom has no bulk untag for contacts).
+
+    Takes the same inputs and returns the same report as :class:`TagContactsOperator`. The tag
+    must exist; it is never created.
+    """
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        inputs, dry_run, max_failed_ratio = self._validated_inputs()
+        self._check_connection()
+        targets, extra = self._resolve(inputs)
+        contact_ids = list(dict.fromkeys(cid for ids in targets.values() for cid in ids))
+        tag = self._tag_by_name_or_id(self.tag_name, self.tag_id, create=False, dry_run=dry_run)
+        contacts = ItemReport(contact_ids)
+        if dry_run:
+            for contact_id in contact_ids:
+                contacts.succeeded(contact_id)
+        else:
+            _apply_each(
+                self.log,
+                contact_ids,
+                lambda contact_id: self.hook.untag_contact(contact_id, tag["id"]),
+                contacts,
+                "untagged",
+                "contacts",
+            )
+        report = self._settle(targets, contacts).as_dict(tag_summary(tag), dry_run=dry_run, **extra)
+        return self._finish(context, report, max_failed_ratio, "contacts")
+
+
+class _CompaniesOperator(_IntercomOperator):
+    """
+    Tag or untag companies in bulk through ``POST /tags``.
+
+    :param tag_name: the tag's name (exactly one of ``tag_name`` and ``tag_id``).
+    :param tag_id: the tag's Intercom id.
+    :param company_ids: Intercom company ids (templated).
+    :param company_external_ids: your ``company_id`` values (templated).
+    :param batch_size: companies per bulk call, 1 to 50.
+    :param dry_run: look the companies up, but write nothing (templated).
+    :param max_failed_ratio: the share of items that may end not found or failed before the task fails.
+    """
+
+    template_fields: Sequence[str] = (
+        "tag_name",
+        "tag_id",
+        "company_ids",
+        "company_external_ids",
+        "is_dry_run",
+        *_CONNECTION_FIELDS,
+    )
+    template_fields_renderers = {"company_ids": "json", "company_external_ids": "json"}
+    untag = False
+
+    def __init__(
+        self,
+        *,
+        tag_name: str | None = None,
+        tag_id: str | None = None,
+        company_ids: Any = None,
+        company_external_ids: Any = None,
+        batch_size: int = 50,
+        dry_run: bool | str = False,
+        max_failed_ratio: float = 0.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.tag_name = tag_name
+        self.tag_id = tag_id
+        self.company_ids = company_ids
+        self.company_external_ids = company_external_ids
+        self.batch_size = batch_size
+        # BaseOperator has a dry_run() method, so the flag is stored under another name.
+        self.is_dry_run = dry_run
+        self.max_failed_ratio = max_failed_ratio
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        _exactly_one_tag(self.tag_name, self.tag_id)
+        keyed: dict[str, str] = {}  # item -> "id" (Intercom's) or "company_id" (yours)
+        for key, field in (("id", "company_ids"), ("company_id", "company_external_ids")):
+            for item in normalize_ids(getattr(self, field), field):
+                keyed.setdefault(item, key)
+        if not keyed:
+            raise IntercomConfigurationError(
+                "Nothing to do: company_ids and company_external_ids are both empty"
+            )
+        batch_size = validate_batch_size(self.batch_size)
+        dry_run = validate_flag(self.is_dry_run, "dry_run")
+        max_failed_ratio = validate_ratio(self.max_failed_ratio, "max_failed_ratio")
+        self._check_connection()
+        tag = self._tag_by_name_or_id(self.tag_name, self.tag_id, create=not self.untag, dry_run=dry_run)
+        report = ItemReport(list(keyed))
+        noun = "companies"
+        verb = "untagged" if self.untag else "tagged"
+        if dry_run:
+            _apply_each(
+                self.log, list(keyed), lambda item: self._look_up(item, keyed[item]), report, "checked", noun
+            )
+        else:
+            for batch in batches(list(keyed.items()), batch_size):
+                self._send_batch(tag["name"], batch, report)
+                self.log.info("%s %d/%d %s (%s)", verb, report.done, len(keyed), noun, report.counts())
+        return self._finish(
+            context, report.as_dict(tag_summary(tag), dry_run=dry_run), max_failed_ratio, noun
+        )
+
+    def _look_up(self, item: str, key: str) -> dict[str, Any]:
+        return self.hook.get_company(item) if key == "id" else self.hook.find_company(item)
+
+    def _send_batch(self, tag_name: str, batch: list[tuple[str, str]], report: ItemReport) -> None:
+        companies = [{key: item} for item, key in batch]
+        send = self.hook.untag_companies if self.untag else self.hook.tag_companies
+        try:
+            answer = send(tag_name, companies)
+        except IntercomUnauthorizedError:
+            raise
+        except IntercomNotFoundError:
+            # Up to 2.15 one unknown company fails the batch and nothing is done: bisect.
+            if len(batch) == 1:
+                report.not_found(batch[0][0])
+                return
+            middle = len(batch) // 2
+            self._send_batch(tag_name, batch[:middle], report)
+            self._send_batch(tag_name, batch[middle:], report)
+            return
+        except IntercomError as error:
+            for item, _ in batch:
+                report.failed(item, error_details(error))
+            return
+        results = answer.get("companies")
+        if results is None:  # up to 2.15: a 200 means the whole batch was done
+            for item, _ in batch:
+                report.succeeded(item)
+            return
+        self._read_results(batch, results, report)
+
+    def _read_results(
+        self, batch: list[tuple[str, str]], results: list[dict[str, Any]], report: ItemReport
+    ) -> None:
+        """Read 2.16's per-company results, which name companies by Intercom id only."""
+        done = {str(result.get("id")) for result in results if bool(result.get("tagged")) is not self.untag}
+        by_external = [item for item, key in batch if key == "company_id"]
+        for item, key in batch:
+            if key == "id":
+                (report.succeeded if item in done else report.not_found)(item)
+        leftover = done - {item for item, key in batch if key == "id"}
+        if len(leftover) == len(by_external):
+            for item in by_external:  # every company named by your id was found and done
+                report.succeeded(item)
+            return
+        for item in by_external:  # some were skipped: look each up to tell which
+            try:
+                found = self.hook.find_company(item)
+            except IntercomNotFoundError:
+                report.not_found(item)
+            except IntercomError as error:
+                report.failed(item, error_details(error))
+            else:
+                (report.succeeded if str(found.get("id")) in leftover else report.not_found)(item)
+
+
+class TagCompaniesOperator(_CompaniesOperator):
+    """
+    Tag companies in bulk, by Intercom id or by your ``company_id``; the tag is created if missing.
+
+    See :class:`_CompaniesOperator` for the parameters and the report.
+    """
+
+
+class UntagCompaniesOperator(_CompaniesOperator):
+    """
+    Remove a tag from companies in bulk (``untag: true``), by Intercom id or by your ``company_id``.
+
+    Companies that left a trial, say. The tag must exist; it is never created. See
+    :class:`_CompaniesOperator` for the parameters and the report.
+    """
+
+    untag = True
+
+
+class _TicketLikeOperator(_IntercomOperator):
+    """
+    Tag or untag conversations or tickets, one call each, on behalf of an admin.
+
+    :param admin_id: the admin who applies or removes the tag (Intercom requires one).
+    :param tag_name: the tag's name (exactly one of ``tag_name`` and ``tag_id``); created if
+        missing when tagging.
+    :param tag_id: the tag's Intercom id.
+    :param untag: remove the tag instead of applying it.
+    :param dry_run: check the tag, but write nothing (templated).
+    :param max_failed_ratio: the share of items that may end not found or failed before the task fails.
+    """
+
+    kind = ""
+    ids_field = ""
+
+    def __init__(
+        self,
+        *,
+        admin_id: str,
+        tag_name: str | None = None,
+        tag_id: str | None = None,
+        untag: bool = False,
+        dry_run: bool | str = False,
+        max_failed_ratio: float = 0.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.admin_id = admin_id
+        self.tag_name = tag_name
+        self.tag_id = tag_id
+        self.untag = untag
+        # BaseOperator has a dry_run() method, so the flag is stored under another name.
+        self.is_dry_run = dry_run
+        self.max_failed_ratio = max_failed_ratio
+
+    def _item_call(self, tag_id: str) -> Callable[[str], Any]:
+        raise NotImplementedError
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        _exactly_one_tag(self.tag_name, self.tag_id)
+        items = normalize_ids(getattr(self, self.ids_field), self.ids_field)
+        if not items:
+            raise IntercomConfigurationError(f"Nothing to do: {self.ids_field} is empty")
+        if not isinstance(self.admin_id, str | int) or not str(self.admin_id).strip():
+            raise IntercomConfigurationError(f"admin_id={self.admin_id!r} must be a non-empty admin id")
+        dry_run = validate_flag(self.is_dry_run, "dry_run")
+        max_failed_ratio = validate_ratio(self.max_failed_ratio, "max_failed_ratio")
+        self._check_connection()
+        self._check_version()
+        tag = self._tag_by_name_or_id(self.tag_name, self.tag_id, create=not self.untag, dry_run=dry_run)
+        report = ItemReport(items)
+        if dry_run:
+            for item in items:
+                report.succeeded(item)
+        else:
+            verb = "untagged" if self.untag else "tagged"
+            _apply_each(self.log, items, self._item_call(tag["id"]), report, verb, self.kind)
+        return self._finish(
+            context, report.as_dict(tag_summary(tag), dry_run=dry_run), max_failed_ratio, self.kind
+        )
+
+    def _check_version(self) -> None:
+        """Refuse, before any write, an API version that lacks the endpoint."""
+
+
+class TagConversationsOperator(_TicketLikeOperator):
+    """
+    Tag (or, with ``untag=True``, untag) conversations, one call each.
+
+    :param conversation_ids: conversation ids (templated).
+
+    See :class:`_TicketLikeOperator` for the other parameters.
+    """
+
+    template_fields: Sequence[str] = (
+        "conversation_ids",
+        "admin_id",
+        "tag_name",
+        "tag_id",
+        "is_dry_run",
+        *_CONNECTION_FIELDS,
+    )
+    kind = "conversations"
+    ids_field = "conversation_ids"
+
+    def __init__(self, *, conversation_ids: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.conversation_ids = conversation_ids
+
+    def _item_call(self, tag_id: str) -> Callable[[str], Any]:
+        action = self.hook.untag_conversation if self.untag else self.hook.tag_conversation
+        return lambda conversation_id: action(conversation_id, tag_id, str(self.admin_id))
+
+
+class TagTicketsOperator(_TicketLikeOperator):
+    """
+    Tag (or, with ``untag=True``, untag) tickets, one call each; needs API 2.10 or later.
+
+    :param ticket_ids: ticket ids (templated).
+
+    See :class:`_TicketLikeOperator` for the other parameters.
+    """
+
+    template_fields: Sequence[str] = (
+        "ticket_ids",
+        "admin_id",
+        "tag_name",
+        "tag_id",
+        "is_dry_run",
+        *_CONNECTION_FIELDS,
+    )
+    kind = "tickets"
+    ids_field = "ticket_ids"
+
+    def __init__(self, *, ticket_ids: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.ticket_ids = ticket_ids
+
+    def _check_version(self) -> None:
+        self.hook.require_version((2, 10), "ticket tagging")
+
+    def _item_call(self, tag_id: str) -> Callable[[str], Any]:
+        action = self.hook.untag_ticket if self.untag else self.hook.tag_ticket
+        return lambda ticket_id: action(ticket_id, tag_id, str(self.admin_id))
+
+
+class ListTagsOperator(_IntercomOperator):
+    """
+    Return the workspace's tags, or one contact's, as a list of tag dicts.
+
+    :param name_pattern: keep only tags whose name matches this case-insensitive glob, e.g. ``"churn*"``.
+    :param contact_id: list this contact's tags instead of the workspace's.
+    """
+
+    template_fields: Sequence[str] = ("name_pattern", "contact_id", *_CONNECTION_FIELDS)
+
+    def __init__(
+        self, *, name_pattern: str | None = None, contact_id: str | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.name_pattern = name_pattern
+        self.contact_id = contact_id
+
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        if self.name_pattern is not None and not isinstance(self.name_pattern, str):
+            raise IntercomConfigurationError(f"name_pattern={self.name_pattern!r} must be a glob string")
+        self._check_connection()
+        tags = self.hook.list_contact_tags(self.contact_id) if self.contact_id else self.hook.list_tags()
+        if self.name_pattern:
+            pattern = self.name_pattern.casefold()
+            tags = [tag for tag in tags if fnmatch.fnmatchcase(str(tag.get("name", "")).casefold(), pattern)]
+        self.log.info("%d tags: %s", len(tags), ", ".join(str(tag.get("name")) for tag in tags))
+        return tags
+
+
+class CreateTagOperator(_IntercomOperator):
+    """
+    Create a tag by name, or return the existing one (names are case-insensitive at Intercom).
+
+    :param tag_name: the tag's name (templated).
+    """
+
+    template_fields: Sequence[str] = ("tag_name", *_CONNECTION_FIELDS)
+
+    def __init__(self, *, tag_name: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.tag_name = tag_name
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        _exactly_one_tag(self.tag_name, None)
+        self._check_connection()
+        tag = self.hook.create_or_update_tag(self.tag_name)
+        self.log.info("Tag %r has id %s", tag.get("name"), tag.get("id"))
+        return tag_summary(tag)
+
+
+class DeleteTagOperator(_IntercomOperator):
+    """
+    Delete a tag, by name or id; a tag that is already gone is reported, not an error.
+
+    A tag used by segments cannot be deleted: the task then fails with a message naming them.
+
+    :param tag_name: the tag's name (exactly one of ``tag_name`` and ``tag_id``).
+    :param tag_id: the tag's Intercom id.
+    """
+
+    template_fields: Sequence[str] = ("tag_name", "tag_id", *_CONNECTION_FIELDS)
+
+    def __init__(self, *, tag_name: str | None = None, tag_id: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.tag_name = tag_name
+        self.tag_id = tag_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        _exactly_one_tag(self.tag_name, self.tag_id)
+        self._check_connection()
+        try:
+            tag = self._tag_by_name_or_id(self.tag_name, self.tag_id, create=False, dry_run=False)
+        except IntercomTagNotFoundError:
+            self.log.info(
+                "No such tag (tag_name=%r, tag_id=%r): nothing to delete", self.tag_name, self.tag_id
+            )
+            return {"tag": {"type": "tag", "id": self.tag_id, "name": self.tag_name}, "deleted": False}
+        try:
+            self.hook.delete_tag(tag["id"])
+        except IntercomBadRequestError as error:
+            if error.code != "tag_has_dependent_objects":
+                raise
+            raise IntercomTagInUseError(
+                f"Tag {tag['name']!r} (id {tag['id']}) cannot be deleted while segments use it. "
+                f"Intercom says: {error.message}"
+            ) from error
+        self.log.info("Deleted the tag %r (id %s)", tag["name"], tag["id"])
+        return {"tag": tag_summary(tag), "deleted": True}

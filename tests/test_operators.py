@@ -1,0 +1,354 @@
+"""The tag operators, run against the sandbox on API 2.11 and 2.16, with their reports checked item by item."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from airflow_provider_intercom.exceptions import (
+    IntercomConfigurationError,
+    IntercomPartialFailureError,
+    IntercomTagNotFoundError,
+    IntercomUnauthorizedError,
+)
+from airflow_provider_intercom.operators.tags import (
+    CreateTagOperator,
+    DeleteTagOperator,
+    ListTagsOperator,
+    TagContactsOperator,
+    UntagContactsOperator,
+    chunk_ids,
+)
+
+VERSIONS = ["2.11", "2.16"]
+WRITES = {"POST", "PUT", "DELETE"}
+
+
+class RecordingTaskInstance:
+    """Stands in for the task instance in a direct execute() call; the DAG tests use the real one."""
+
+    def __init__(self) -> None:
+        self.pushed: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.pushed[key] = value
+
+
+def run(operator, **context: Any) -> tuple[Any, RecordingTaskInstance]:
+    ti = RecordingTaskInstance()
+    return operator.execute({"ti": ti, **context}), ti
+
+
+def assert_accounted(report: dict[str, Any]) -> None:
+    """Every requested item is in exactly one bucket."""
+    buckets = [*report["succeeded"], *report["not_found"], *(entry["id"] for entry in report["failed"])]
+    assert len(buckets) == len(set(buckets)) == report["requested"]
+
+
+def writes(sandbox) -> list[dict[str, Any]]:
+    return [
+        entry
+        for entry in sandbox.requests
+        if entry["method"] in WRITES and entry["path"] != "/contacts/search"
+    ]
+
+
+def add_contacts(sandbox, count: int, role: str = "user", prefix: str = "person") -> list[str]:
+    return [
+        sandbox.state.add_contact(email=f"{prefix}{n}@example.com", external_id=f"{prefix}-{n}", role=role).id
+        for n in range(count)
+    ]
+
+
+def tag_ids_of(sandbox, contact_id: str) -> set[str]:
+    return set(sandbox.state.contacts[contact_id].tags)
+
+
+def task(operator_class, **kwargs: Any):
+    return operator_class(task_id="t", **kwargs)
+
+
+# -- TagContactsOperator -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_tag_contacts_by_id(intercom_sandbox, version):
+    ids = add_contacts(intercom_sandbox, 7)
+    report, _ = run(
+        task(TagContactsOperator, tag_name="churn-risk", contact_ids=ids, batch_size=3, api_version=version)
+    )
+    assert_accounted(report)
+    assert report["succeeded"] == ids
+    assert (report["not_found"], report["failed"], report["dry_run"]) == ([], [], False)
+    tag = intercom_sandbox.state.find_tag_by_name("churn-risk")
+    assert report["tag"] == {"type": "tag", "id": tag.id, "name": "churn-risk"}
+    assert all(tag.id in tag_ids_of(intercom_sandbox, contact_id) for contact_id in ids)
+    bulk_calls = [
+        entry for entry in intercom_sandbox.requests if entry["path"] == "/tags" and entry["method"] == "POST"
+    ]
+    assert [len(entry["body"]["users"]) for entry in bulk_calls if "users" in entry["body"]] == [3, 3, 1]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_three_unknown_ids_in_fifty(intercom_sandbox, version):
+    known = add_contacts(intercom_sandbox, 47)
+    unknown = ["ghost-1", "ghost-2", "ghost-3"]
+    requested = known[:10] + [unknown[0]] + known[10:30] + [unknown[1]] + known[30:] + [unknown[2]]
+    operator = task(TagContactsOperator, tag_name="churn-risk", contact_ids=requested, api_version=version)
+    with pytest.raises(
+        IntercomPartialFailureError, match=r"3 of 50 contacts were not done \(3 not found, 0 failed\)"
+    ):
+        run(operator)
+    # The report was pushed before the task failed; run again with a tolerance to read it directly.
+    intercom_sandbox.state.clear_request_log()
+    report, ti = run(
+        task(
+            TagContactsOperator,
+            tag_name="churn-risk",
+            contact_ids=requested,
+            api_version=version,
+            max_failed_ratio=0.1,
+        )
+    )
+    assert_accounted(report)
+    assert report["requested"] == 50
+    assert report["not_found"] == unknown
+    assert report["succeeded"] == known
+    tag = intercom_sandbox.state.find_tag_by_name("churn-risk")
+    assert all(tag.id in tag_ids_of(intercom_sandbox, contact_id) for contact_id in known)
+    assert ti.pushed == {}  # within tolerance: returned, not pushed early
+    bulk = [
+        entry for entry in intercom_sandbox.requests if entry["method"] == "POST" and entry["path"] == "/tags"
+    ]
+    # 2.11 refuses the whole batch once, then the 47 known ids go in one call; 2.16 skips the unknown.
+    assert [(entry["status"], len(entry["body"]["users"])) for entry in bulk] == (
+        [(404, 50), (200, 47)] if version == "2.11" else [(200, 50)]
+    )
+
+
+def test_partial_failure_pushes_report_before_failing(intercom_sandbox):
+    known = add_contacts(intercom_sandbox, 2)
+    operator = task(TagContactsOperator, tag_name="vip", contact_ids=[*known, "ghost"])
+    ti = RecordingTaskInstance()
+    with pytest.raises(IntercomPartialFailureError) as caught:
+        operator.execute({"ti": ti})
+    assert ti.pushed["return_value"] == caught.value.report
+    assert caught.value.report["succeeded"] == known
+    assert caught.value.report["not_found"] == ["ghost"]
+
+
+def test_emails_and_external_ids_resolve(intercom_sandbox):
+    state = intercom_sandbox.state
+    user = state.add_contact(email="shared@example.com", role="user", external_id="u-1").id
+    lead = state.add_contact(email="shared@example.com", role="lead").id
+    other = state.add_contact(email="other@example.com", role="user", external_id="u-2").id
+    operator = task(
+        TagContactsOperator,
+        tag_name="churn-risk",
+        emails=["SHARED@example.com", "nobody@example.com"],
+        external_ids=["u-2", "u-404"],
+        max_failed_ratio=0.5,
+    )
+    report, _ = run(operator)
+    assert_accounted(report)
+    assert report["requested"] == 4
+    assert report["succeeded"] == ["SHARED@example.com", "u-2"]
+    assert report["not_found"] == ["nobody@example.com", "u-404"]
+    resolved = report["resolved"]
+    assert sorted(resolved["emails"]["SHARED@example.com"]) == sorted([user, lead])
+    assert resolved["ambiguous"]["emails"] == ["SHARED@example.com"]
+    assert resolved["unresolved"] == {"emails": ["nobody@example.com"], "external_ids": ["u-404"]}
+    tag = state.find_tag_by_name("churn-risk")
+    assert {
+        contact for contact in (user, lead, other) if tag.id in tag_ids_of(intercom_sandbox, contact)
+    } == {
+        user,
+        lead,
+        other,
+    }
+
+
+def test_dry_run_writes_nothing(intercom_sandbox):
+    ids = add_contacts(intercom_sandbox, 3)
+    report, _ = run(
+        task(
+            TagContactsOperator,
+            tag_name="new-tag",
+            contact_ids=ids,
+            emails=["person0@example.com"],
+            dry_run=True,
+        )
+    )
+    assert_accounted(report)
+    assert report["dry_run"] is True
+    assert report["tag"] == {"type": "tag", "id": None, "name": "new-tag"}
+    assert report["succeeded"] == [*ids, "person0@example.com"]
+    assert writes(intercom_sandbox) == []
+    assert intercom_sandbox.state.find_tag_by_name("new-tag") is None
+
+
+def test_dry_run_from_a_rendered_template_string(intercom_sandbox):
+    ids = add_contacts(intercom_sandbox, 2)
+    report, _ = run(task(TagContactsOperator, tag_name="x", contact_ids=",".join(ids), dry_run="True"))
+    assert report["dry_run"] is True
+    assert writes(intercom_sandbox) == []
+
+
+def test_existing_tag_by_id_and_no_create(intercom_sandbox):
+    ids = add_contacts(intercom_sandbox, 2)
+    tag = intercom_sandbox.state.add_tag("vip")
+    report, _ = run(task(TagContactsOperator, tag_id=tag.id, contact_ids=ids))
+    assert report["tag"]["name"] == "vip"
+    with pytest.raises(IntercomTagNotFoundError, match="No tag is named 'absent'"):
+        run(task(TagContactsOperator, tag_name="absent", contact_ids=ids, create_tag_if_missing=False))
+    assert intercom_sandbox.state.find_tag_by_name("absent") is None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "pattern"),
+    [
+        (
+            {"tag_name": "a", "tag_id": "1", "contact_ids": ["1"]},
+            "exactly one of tag_name and tag_id .got both",
+        ),
+        ({"contact_ids": ["1"]}, "exactly one of tag_name and tag_id .got neither"),
+        ({"tag_name": "a", "contact_ids": []}, "contact_ids, emails and external_ids are all empty"),
+        ({"tag_name": "a"}, "all empty or missing"),
+        ({"tag_name": "a", "contact_ids": ["1", None]}, r"contact_ids\[1\]=None"),
+        ({"tag_name": "a", "contact_ids": ["1", "  "]}, r"contact_ids\[1\]='  '"),
+        ({"tag_name": "a", "contact_ids": [3.5]}, r"contact_ids\[0\]=3.5"),
+        ({"tag_name": "a", "emails": [True]}, r"emails\[0\]=True"),
+        (
+            {"tag_name": "a", "contact_ids": ["1"], "batch_size": 0},
+            "batch_size=0 must be an integer from 1 to 50",
+        ),
+        ({"tag_name": "a", "contact_ids": ["1"], "batch_size": 51}, "batch_size=51"),
+        ({"tag_name": "a", "contact_ids": ["1"], "max_failed_ratio": 2}, "max_failed_ratio=2"),
+        ({"tag_name": "a", "contact_ids": ["1"], "dry_run": "maybe"}, "dry_run='maybe'"),
+        ({"tag_name": "a", "contact_ids": ["1"], "region": "mars"}, r"region='mars'.*us, eu, au"),
+        ({"tag_name": "a", "contact_ids": ["1"], "api_version": "1.4"}, "legacy users API"),
+        ({"tag_name": "a", "contact_ids": ["1"], "api_version": "3.0"}, "not a known Intercom API version"),
+    ],
+)
+def test_bad_input_is_refused_before_any_request(intercom_sandbox, kwargs, pattern):
+    with pytest.raises(IntercomConfigurationError, match=pattern):
+        run(task(TagContactsOperator, **kwargs))
+    assert intercom_sandbox.requests == []
+
+
+def test_unauthorized_stops_the_task(intercom_sandbox, monkeypatch):
+    import json
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_BAD_TOKEN",
+        json.dumps({"conn_type": "intercom", "host": intercom_sandbox.url, "password": "not-the-token"}),
+    )
+    with pytest.raises(IntercomUnauthorizedError):
+        run(task(TagContactsOperator, tag_name="a", contact_ids=["1"], intercom_conn_id="bad_token"))
+    assert len(intercom_sandbox.requests) == 1
+
+
+def test_transient_failures_are_reported_per_item(intercom_sandbox):
+    ids = add_contacts(intercom_sandbox, 4)
+    intercom_sandbox.state.add_tag("vip")
+    # The tag lookup passes (a zero delay), the first batch fails on every attempt (1 try + 6
+    # retries), and the second batch succeeds.
+    intercom_sandbox.inject(("delay", 0), *["503"] * 7, path="/tags")
+    operator = task(TagContactsOperator, tag_name="vip", contact_ids=ids, batch_size=2, max_failed_ratio=0.5)
+    operator.hook.backoff_base = operator.hook.backoff_max = 0.01
+    report, _ = run(operator)
+    assert_accounted(report)
+    assert [entry["id"] for entry in report["failed"]] == ids[:2]
+    assert report["failed"][0]["error"]["status"] == 503
+    assert report["failed"][0]["error"]["request_id"]
+    assert report["succeeded"] == ids[2:]
+
+
+# -- UntagContactsOperator -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_untag_contacts(intercom_sandbox, version):
+    state = intercom_sandbox.state
+    tag = state.add_tag("trial")
+    ids = [state.add_contact(email=f"t{n}@example.com", role="user", tags=[tag.id]).id for n in range(3)]
+    report, _ = run(
+        task(
+            UntagContactsOperator,
+            tag_name="TRIAL",
+            contact_ids=[*ids, "ghost"],
+            api_version=version,
+            max_failed_ratio=0.25,
+        )
+    )
+    assert_accounted(report)
+    assert report["succeeded"] == ids
+    assert report["not_found"] == ["ghost"]
+    assert all(tag.id not in tag_ids_of(intercom_sandbox, contact_id) for contact_id in ids)
+    deletes = [entry for entry in intercom_sandbox.requests if entry["method"] == "DELETE"]
+    assert len(deletes) == 4  # one call per contact: Intercom has no bulk untag for contacts
+
+
+def test_untag_never_creates_the_tag(intercom_sandbox):
+    ids = add_contacts(intercom_sandbox, 1)
+    with pytest.raises(IntercomTagNotFoundError):
+        run(task(UntagContactsOperator, tag_name="nope", contact_ids=ids))
+    assert writes(intercom_sandbox) == []
+
+
+def test_untag_dry_run_writes_nothing(intercom_sandbox):
+    tag = intercom_sandbox.state.add_tag("trial")
+    ids = [intercom_sandbox.state.add_contact(email="x@example.com", tags=[tag.id]).id]
+    report, _ = run(task(UntagContactsOperator, tag_name="trial", contact_ids=ids, dry_run=True))
+    assert report["succeeded"] == ids
+    assert writes(intercom_sandbox) == []
+    assert tag.id in tag_ids_of(intercom_sandbox, ids[0])
+
+
+# -- list, create, delete ------------------------------------------------------------------------------
+
+
+def test_list_tags_with_pattern_and_for_a_contact(intercom_sandbox):
+    state = intercom_sandbox.state
+    churn = state.add_tag("Churn-Risk")
+    state.add_tag("churn-2024")
+    state.add_tag("vip")
+    contact = state.add_contact(email="c@example.com", tags=[churn.id]).id
+    tags, _ = run(task(ListTagsOperator, name_pattern="CHURN*"))
+    assert sorted(tag["name"] for tag in tags) == ["Churn-Risk", "churn-2024"]
+    assert all(set(tag) >= {"type", "id", "name"} for tag in tags)
+    tags, _ = run(task(ListTagsOperator))
+    assert len(tags) == 3
+    tags, _ = run(task(ListTagsOperator, contact_id=contact))
+    assert [tag["id"] for tag in tags] == [churn.id]
+
+
+def test_create_and_delete_tag(intercom_sandbox):
+    created, _ = run(task(CreateTagOperator, tag_name="temp"))
+    assert created == {"type": "tag", "id": created["id"], "name": "temp"}
+    again, _ = run(task(CreateTagOperator, tag_name="TEMP"))
+    assert again["id"] == created["id"]
+    deleted, _ = run(task(DeleteTagOperator, tag_name="temp"))
+    assert deleted == {"tag": created, "deleted": True}
+    assert intercom_sandbox.state.find_tag_by_name("temp") is None
+    gone, _ = run(task(DeleteTagOperator, tag_id=created["id"]))
+    assert gone["deleted"] is False
+
+
+# -- chunk_ids ------------------------------------------------------------------------------------------
+
+
+def test_chunk_ids():
+    assert chunk_ids(["a", "b", "a", "c", "d"], 2) == [["a", "b"], ["c", "d"]]
+    chunks = chunk_ids([str(n) for n in range(5000)], 2, max_chunks=1024)
+    assert len(chunks) <= 1024
+    assert sum(len(chunk) for chunk in chunks) == 5000
+    assert chunks[0][:2] == ["0", "1"]
+    with pytest.raises(IntercomConfigurationError, match="size=0"):
+        chunk_ids(["a"], 0)
+
+
+def test_chunk_ids_reads_max_map_length(monkeypatch):
+    monkeypatch.setenv("AIRFLOW__CORE__MAX_MAP_LENGTH", "10")
+    assert len(chunk_ids([str(n) for n in range(1000)], 5)) == 10
