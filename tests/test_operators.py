@@ -1,4 +1,4 @@
-"""The tag operators, run against the sandbox on API 2.11 and 2.16, with their reports checked item by item."""
+"""The tag operators against the sandbox on API 2.11 and 2.16, their reports checked item by item."""
 
 from __future__ import annotations
 

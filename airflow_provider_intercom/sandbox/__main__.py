@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     """
     parser = argparse.ArgumentParser(
         prog="python -m airflow_provider_intercom.sandbox",
-        description="Run a local fake of Intercom's REST API (tags, contacts, search, /me).",
+        description="Run a local fake of Intercom's REST API (tags, contacts, companies, search, /me).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: %(default)s)")
     parser.add_argument(

@@ -1,5 +1,5 @@
 """
-In-memory state of the Intercom sandbox: admins, tags, contacts, companies, conversations, tickets.
+In-memory state of the Intercom sandbox: admins, tags, contacts, companies, conversations, tickets, segments.
 
 Every id is a string. Ids are generated when a seed or a request does not give one. One re-entrant lock guards
 the whole state: the server holds it while a route handler runs, so each request is applied atomically.
@@ -63,24 +63,56 @@ class Contact:
     signed_up_at: int | None = None
     last_seen_at: int | None = None
     tags: dict[str, int] = field(default_factory=dict)
+    merged_into: str | None = None
 
 
 @dataclass
 class Company:
-    """A company. ``id`` is Intercom's id, ``company_id`` is the customer's own id."""
+    """
+    A company. ``id`` is Intercom's id, ``company_id`` is the customer's own id (it cannot change).
+
+    Optional values the customer never set are None; the renderer decides how each version shows them.
+    """
 
     id: str
     company_id: str
     name: str | None = None
+    plan: str | None = None
+    size: int | None = None
+    website: str | None = None
+    industry: str | None = None
+    monthly_spend: int = 0
+    session_count: int = 0
+    user_count: int = 0
+    custom_attributes: dict[str, str] = field(default_factory=dict)
+    created_at: int = field(default_factory=now_unix)
+    updated_at: int = field(default_factory=now_unix)
+    remote_created_at: int | None = None
+    last_request_at: int | None = None
     tags: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
 class Taggable:
-    """A conversation or ticket: only its id and its tags matter to the sandbox so far."""
+    """
+    A conversation or ticket: only its id and its tags matter to the sandbox so far.
+
+    ``tags`` maps each applied tag id to the Unix time it was applied; ``applied_by`` maps it to the id of
+    the admin who applied it (absent for seeded tags).
+    """
 
     id: str
     tags: dict[str, int] = field(default_factory=dict)
+    applied_by: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Segment:
+    """A segment. The sandbox models only what tag deletion needs: its name and the tags its rules use."""
+
+    id: str
+    name: str
+    tag_ids: list[str] = field(default_factory=list)
 
 
 class SeedError(ValueError):
@@ -102,6 +134,7 @@ class SandboxState:
         self.companies: dict[str, Company] = {}
         self.conversations: dict[str, Taggable] = {}
         self.tickets: dict[str, Taggable] = {}
+        self.segments: dict[str, Segment] = {}
         self._request_log: list[dict[str, Any]] = []
         # Separate counters keep generated ids readable: tags look like "101", contacts like Mongo ids.
         self._tag_ids = itertools.count(101)
@@ -208,6 +241,16 @@ class SandboxState:
             for tagged in self._tagged_objects():
                 tagged.tags.pop(tag_id, None)
 
+    def segments_using_tag(self, tag_id: str) -> list[Segment]:
+        """
+        Return the segments whose rules use a tag, which stop it from being deleted.
+
+        :param tag_id: The tag id.
+        :return: The segments, in the order they were added.
+        """
+        with self.lock:
+            return [segment for segment in self.segments.values() if tag_id in segment.tag_ids]
+
     def _tagged_objects(self) -> Iterator[Contact | Company | Taggable]:
         yield from self.contacts.values()
         yield from self.companies.values()
@@ -223,9 +266,11 @@ class SandboxState:
         ``state.add_contact({"email": "a@example.com"})`` and ``state.add_contact(email="a@example.com")`` are
         the same.
 
-        :param record: Contact fields; ``tags`` is a list of tag ids.
+        :param record: Contact fields; ``tags`` is a list of tag ids; ``merged_into`` the id of an existing
+            contact this one was merged into (see :meth:`merge_contact`).
         :param fields: More contact fields, overriding ``record``'s.
         :return: The stored contact.
+        :raises SeedError: If a tag or the ``merged_into`` contact does not exist.
         """
         record = {**(record or {}), **fields}
         with self.lock:
@@ -248,24 +293,88 @@ class SandboxState:
                 tags=self._seed_tag_ids(record, timestamp),
             )
             self.contacts[contact.id] = contact
+            merged_into = _optional_id(record, "merged_into")
+            if merged_into is not None:
+                self.merge_contact(contact.id, merged_into)
             return contact
+
+    def merge_contact(self, contact_id: str, into_id: str) -> None:
+        """
+        Mark a contact as merged into another, as ``POST /contacts/merge`` leaves it.
+
+        A merged contact is gone: it is absent from lists and searches, its id answers 404 (up to 2.15) or
+        410 ``contact_merged`` pointing at the canonical contact (2.16 and Preview). Its tags stay with it.
+
+        :param contact_id: The contact that disappears.
+        :param into_id: The contact it was merged into.
+        :raises SeedError: If either contact is unknown, or they are the same.
+        """
+        with self.lock:
+            for wanted in (contact_id, into_id):
+                if wanted not in self.contacts:
+                    raise SeedError(f"cannot merge: no contact with id {wanted!r}")
+            if self.canonical_contact_id(into_id) == contact_id:
+                raise SeedError(f"cannot merge contact {contact_id!r} into itself")
+            self.contacts[contact_id].merged_into = into_id
+
+    def canonical_contact_id(self, contact_id: str, max_hops: int = 3) -> str:
+        """
+        Follow a chain of merges to the contact that now stands for this one.
+
+        :param contact_id: A contact id.
+        :param max_hops: How many merges to follow at most (Intercom resolves up to 3).
+        :return: The id at the end of the chain; ``contact_id`` itself when it was not merged.
+        """
+        with self.lock:
+            for _ in range(max_hops):
+                contact = self.contacts.get(contact_id)
+                if contact is None or contact.merged_into is None:
+                    break
+                contact_id = contact.merged_into
+            return contact_id
+
+    def live_contacts(self) -> list[Contact]:
+        """
+        Return the contacts that were not merged away, in creation order.
+
+        :return: The contacts lists and searches show.
+        """
+        with self.lock:
+            return [contact for contact in self.contacts.values() if contact.merged_into is None]
 
     def add_company(self, record: Mapping[str, Any] | None = None, **fields: Any) -> Company:
         """
-        Add a company from a seed record.
+        Add a company from a seed record or a validated create request.
 
-        :param record: Mapping with optional ``id``, ``company_id``, ``name``, ``tags`` (tag ids).
+        :param record: Mapping with optional ``id``, ``company_id``, ``name``, ``tags`` (tag ids), and any
+            other :class:`Company` field (``plan``, ``size``, ``website``, ``industry``, ``monthly_spend``,
+            ``user_count``, ``custom_attributes``, ``remote_created_at``...).
         :param fields: More company fields, overriding ``record``'s.
         :return: The stored company.
         """
         record = {**(record or {}), **fields}
         with self.lock:
+            timestamp = now_unix()
             company_pk = _optional_id(record, "id") or self.new_object_id(self.companies)
             company = Company(
                 id=company_pk,
                 company_id=_optional_id(record, "company_id") or company_pk,
                 name=_optional_str(record, "name"),
-                tags=self._seed_tag_ids(record, now_unix()),
+                plan=_optional_str(record, "plan"),
+                size=record.get("size"),
+                website=_optional_str(record, "website"),
+                industry=_optional_str(record, "industry"),
+                monthly_spend=int(record.get("monthly_spend") or 0),
+                session_count=int(record.get("session_count") or 0),
+                user_count=int(record.get("user_count") or 0),
+                custom_attributes={
+                    str(k): str(v) for k, v in (record.get("custom_attributes") or {}).items()
+                },
+                created_at=int(record.get("created_at") or timestamp),
+                updated_at=int(record.get("updated_at") or timestamp),
+                remote_created_at=record.get("remote_created_at"),
+                last_request_at=record.get("last_request_at"),
+                tags=self._seed_tag_ids(record, timestamp),
             )
             self.companies[company.id] = company
             return company
@@ -285,6 +394,56 @@ class SandboxState:
                 return next((c for c in self.companies.values() if c.company_id == company_id), None)
             return None
 
+    def add_conversation(self, record: Mapping[str, Any] | None = None, **fields: Any) -> Taggable:
+        """
+        Add a conversation, e.g. ``state.add_conversation(id="1001", tags=["101"])``.
+
+        :param record: Mapping with optional ``id`` and ``tags`` (tag ids).
+        :param fields: More fields, overriding ``record``'s.
+        :return: The stored conversation.
+        """
+        return self._add_taggable(self.conversations, {**(record or {}), **fields})
+
+    def add_ticket(self, record: Mapping[str, Any] | None = None, **fields: Any) -> Taggable:
+        """
+        Add a ticket, e.g. ``state.add_ticket(id="2001")``.
+
+        :param record: Mapping with optional ``id`` and ``tags`` (tag ids).
+        :param fields: More fields, overriding ``record``'s.
+        :return: The stored ticket.
+        """
+        return self._add_taggable(self.tickets, {**(record or {}), **fields})
+
+    def _add_taggable(self, collection: dict[str, Taggable], record: Mapping[str, Any]) -> Taggable:
+        with self.lock:
+            item = Taggable(
+                id=_optional_id(record, "id") or self.new_object_id(collection),
+                tags=self._seed_tag_ids(record, now_unix()),
+            )
+            collection[item.id] = item
+            return item
+
+    def add_segment(self, record: Mapping[str, Any] | None = None, **fields: Any) -> Segment:
+        """
+        Add a segment, e.g. ``state.add_segment(name="VIPs", tag_ids=["102"])``.
+
+        :param record: Mapping with optional ``id``, ``name`` and ``tag_ids`` (the tags its rules use).
+        :param fields: More fields, overriding ``record``'s.
+        :return: The stored segment.
+        :raises SeedError: If ``tag_ids`` is not a list of known tag ids.
+        """
+        record = {**(record or {}), **fields}
+        with self.lock:
+            segment_id = _optional_id(record, "id") or self.new_object_id(self.segments)
+            tag_ids = list(self._seed_tag_ids({"tags": record.get("tag_ids")}, 0))
+            segment = Segment(
+                id=segment_id,
+                name=str(record.get("name") or f"Segment {segment_id}"),
+                tag_ids=tag_ids,
+            )
+            self.segments[segment.id] = segment
+            return segment
+
     def _seed_tag_ids(self, record: Mapping[str, Any], applied_at: int) -> dict[str, int]:
         tag_ids = record.get("tags") or []
         if not isinstance(tag_ids, list):
@@ -303,9 +462,13 @@ class SandboxState:
         Format (every key optional; ids generated when absent, always strings)::
 
             {"admins": [{"id", "name", "email"}], "tags": [{"id", "name"}],
-             "contacts": [{"id", "email", "external_id", "role", "name", "tags": [tag ids]}],
-             "companies": [{"id", "company_id", "name", "tags": [tag ids]}],
-             "conversations": [{"id"}], "tickets": [{"id"}]}
+             "contacts": [{"id", "email", "external_id", "role", "name", "tags": [tag ids],
+                           "merged_into": contact id}],
+             "companies": [{"id", "company_id", "name", "tags": [tag ids], "plan", "size", ...}],
+             "conversations": [{"id", "tags"}], "tickets": [{"id", "tags"}],
+             "segments": [{"id", "name", "tag_ids": [tag ids]}]}
+
+        ``merged_into`` may name a contact listed later in the same seed.
 
         :param seed: The seed mapping, or the path of a JSON file holding one.
         :raises SeedError: If the seed does not have that shape.
@@ -321,15 +484,23 @@ class SandboxState:
                 if not isinstance(record.get("name"), str):
                     raise SeedError(f"every seeded tag needs a string 'name', got {record!r}")
                 self.add_tag(record["name"], _optional_id(record, "id"))
+            merges: list[tuple[str, str]] = []
             for record in _records(seed, "contacts"):
-                self.add_contact(record)
+                contact = self.add_contact({**record, "merged_into": None})
+                merged_into = _optional_id(record, "merged_into")
+                if merged_into is not None:
+                    merges.append((contact.id, merged_into))
+            # After every contact exists, so a contact may be merged into one seeded after it.
+            for contact_id, into_id in merges:
+                self.merge_contact(contact_id, into_id)
             for record in _records(seed, "companies"):
                 self.add_company(record)
-            for key, collection in (("conversations", self.conversations), ("tickets", self.tickets)):
-                for record in _records(seed, key):
-                    item = Taggable(id=_optional_id(record, "id") or self.new_object_id(collection))
-                    item.tags = self._seed_tag_ids(record, now_unix())
-                    collection[item.id] = item
+            for record in _records(seed, "conversations"):
+                self.add_conversation(record)
+            for record in _records(seed, "tickets"):
+                self.add_ticket(record)
+            for record in _records(seed, "segments"):
+                self.add_segment(record)
 
     # -- request log -----------------------------------------------------------------------------------
 
@@ -337,10 +508,11 @@ class SandboxState:
         """
         Append one answered request to the log.
 
-        :param entry: ``{"method", "path", "status", "version", "body", "time", "reset_at"}``: status is None
-            for a dropped connection; body is the parsed JSON body (None when absent or not JSON); time is
-            when the request arrived (Unix seconds, float); reset_at is the ``X-RateLimit-Reset`` answered, or
-            None when none was sent.
+        :param entry: ``{"method", "path", "query", "status", "version", "body", "time", "reset_at"}``:
+            query maps each query-string parameter to its last value; status is None for a dropped connection;
+            body is the parsed JSON body (None when absent or not JSON), for every method including DELETE;
+            time is when the request arrived (Unix seconds, float); reset_at is the ``X-RateLimit-Reset``
+            answered, or None when none was sent.
         """
         with self.lock:
             self._request_log.append(entry)

@@ -9,6 +9,7 @@ as null when there is no value. ``contact.owner_id`` is an integer up to 2.15 an
 from __future__ import annotations
 
 import uuid
+import zlib
 from typing import Any
 
 from airflow_provider_intercom.sandbox.models import Admin, Company, Contact, SandboxState, Tag
@@ -70,6 +71,17 @@ def tag_basic(tag: Tag) -> dict[str, Any]:
     :return: ``{type, id, name}``.
     """
     return {"type": "tag", "id": tag.id, "name": tag.name}
+
+
+def contact_merged_body(request_id: str) -> dict[str, Any]:
+    """
+    Build the 410 body 2.16 and Preview answer for a contact that was merged into another.
+
+    :param request_id: The request id to echo.
+    :return: The ``error.list`` body with code ``contact_merged``.
+    """
+    message = "This contact has been merged. See the 'Link' header for the canonical contact."
+    return error_body("contact_merged", message, request_id)
 
 
 def tag_full(tag: Tag, applied_at: int | None = None, applied_by: Admin | None = None) -> dict[str, Any]:
@@ -227,3 +239,58 @@ def tagged_entities(results: list[tuple[Contact | Company, bool]]) -> list[dict[
     :return: ``[{id, tagged}]``.
     """
     return [{"id": entity.id, "tagged": tagged} for entity, tagged in results]
+
+
+def company(state: SandboxState, record: Company, version: str) -> dict[str, Any]:
+    """
+    Render the ``company`` schema.
+
+    The 2.11 description requires ``name``, ``size``, ``website``, ``industry`` and ``last_request_at`` and
+    does not let them be null, so 2.11 gets empty strings and zeros for the ones never set; other versions,
+    like Intercom's own examples, leave them out.
+
+    :param state: The sandbox state (to name the tags).
+    :param record: The company.
+    :param version: The requested API version.
+    :return: The company object.
+    """
+    placeholders = version == "2.11"
+    optional: dict[str, tuple[Any, Any]] = {
+        "name": (record.name, ""),
+        "size": (record.size, 0),
+        "website": (record.website, ""),
+        "industry": (record.industry, ""),
+        "last_request_at": (record.last_request_at, 0),
+    }
+    shown = {
+        key: placeholder if value is None and placeholders else value
+        for key, (value, placeholder) in optional.items()
+    }
+    plan: dict[str, Any] = {}
+    if record.plan is not None:
+        # Intercom gives each plan an id; a checksum of the name keeps it stable across runs.
+        plan = {"type": "plan", "id": str(zlib.crc32(record.plan.encode())), "name": record.plan}
+    return {
+        "type": "company",
+        "company_id": record.company_id,
+        "id": record.id,
+        "app_id": WORKSPACE_ID,
+        **{key: value for key, value in shown.items() if value is not None},
+        # Without a value of its own, Intercom's examples show the creation time.
+        "remote_created_at": record.created_at
+        if record.remote_created_at is None
+        else record.remote_created_at,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+        "monthly_spend": record.monthly_spend,
+        "session_count": record.session_count,
+        "user_count": record.user_count,
+        "tags": {
+            "type": "tag.list",
+            "tags": [tag_basic(state.tags[tag_id]) for tag_id in record.tags if tag_id in state.tags],
+        },
+        # Segment membership is not modelled: segments exist only to block tag deletion.
+        "segments": {"type": "segment.list", "segments": []},
+        "plan": plan,
+        "custom_attributes": record.custom_attributes,
+    }

@@ -3,12 +3,13 @@ The sandbox's REST routes: each maps (method, path template) to a handler over :
 
 Handlers return an :class:`ApiResponse` or raise :class:`ApiError`; they run with the state lock held, so
 each request is applied atomically. To add an endpoint, write a handler and decorate it with
-``@router.route("METHOD", "/path/{param}")``.
+``@router.route("METHOD", "/path/{param}")``; ``since=(2, 10)`` hides it from older ``Intercom-Version``s.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,7 +18,15 @@ from typing import Any
 from urllib.parse import unquote
 
 from airflow_provider_intercom.sandbox import render, search
-from airflow_provider_intercom.sandbox.models import Company, Contact, SandboxState, Tag, now_unix
+from airflow_provider_intercom.sandbox.models import (
+    Admin,
+    Company,
+    Contact,
+    SandboxState,
+    Tag,
+    Taggable,
+    now_unix,
+)
 
 
 @dataclass(frozen=True)
@@ -88,20 +97,24 @@ class Router:
     """Match a request to a handler by method and path template (``{name}`` matches one path segment)."""
 
     def __init__(self) -> None:
-        self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        self._routes: list[tuple[str, re.Pattern[str], Handler, tuple[int, int] | None]] = []
 
-    def route(self, method: str, template: str) -> Callable[[Handler], Handler]:
+    def route(
+        self, method: str, template: str, since: tuple[int, int] | None = None
+    ) -> Callable[[Handler], Handler]:
         """
         Register the decorated function as the handler of ``method template``.
 
         :param method: HTTP method.
         :param template: Path such as ``/contacts/{contact_id}/tags``.
+        :param since: The first ``Intercom-Version`` that has the endpoint, as ``(major, minor)``; older
+            versions get the answer of an unknown path. None for endpoints every version has.
         :return: The decorator.
         """
         pattern = re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template) + "$")
 
         def register(handler: Handler) -> Handler:
-            self._routes.append((method, pattern, handler))
+            self._routes.append((method, pattern, handler, since))
             return handler
 
         return register
@@ -114,8 +127,10 @@ class Router:
         :param request: The request.
         :return: The response.
         """
-        for method, pattern, handler in self._routes:
+        for method, pattern, handler, since in self._routes:
             match = pattern.match(request.path)
+            if since is not None and not render.version_at_least(request.version, since):
+                continue
             if match and method == request.method:
                 params = {name: unquote(value) for name, value in match.groupdict().items()}
                 try:
@@ -146,6 +161,14 @@ INVALID_TAG_PARAMETERS: ErrorFactory = partial(ApiError, 400, "parameter_invalid
 TAG_NOT_FOUND: ErrorFactory = partial(ApiError, 404, "not_found", "Resource Not Found")
 USER_NOT_FOUND: ErrorFactory = partial(ApiError, 404, "not_found", "User Not Found")
 COMPANY_NOT_FOUND: ErrorFactory = partial(ApiError, 404, "company_not_found", "Company Not Found")
+# Conversations and tickets name a missing tag differently from contacts.
+OBJECT_TAG_NOT_FOUND: ErrorFactory = partial(ApiError, 404, "tag_not_found", "Tag not found")
+CONVERSATION_NOT_FOUND: ErrorFactory = partial(ApiError, 404, "not_found", "Conversation not found")
+TICKET_NOT_FOUND: ErrorFactory = partial(ApiError, 404, "ticket_not_found", "Ticket not found")
+ADMIN_NOT_FOUND: ErrorFactory = partial(ApiError, 404, "admin_not_found", "Admin not found")
+NOT_A_JSON_OBJECT: ErrorFactory = partial(
+    ApiError, 400, "parameter_invalid", "The body must be a JSON object"
+)
 
 
 def _as_id(value: Any) -> str | None:
@@ -307,9 +330,19 @@ def delete_tag(state: SandboxState, request: ApiRequest, params: dict[str, str])
     :param state: Sandbox state.
     :param request: The request.
     :param params: ``tag_id``.
-    :return: 200 without content, or 404 ``not_found``.
+    :return: 200 without content; 404 ``not_found``; 400 ``tag_has_dependent_objects`` while a segment
+        uses the tag.
     """
-    state.delete_tag(_tag(state, params["tag_id"]).id)
+    tag = _tag(state, params["tag_id"])
+    segments = state.segments_using_tag(tag.id)
+    if segments:
+        names = ", ".join(segment.name for segment in segments)
+        raise ApiError(
+            400,
+            "tag_has_dependent_objects",
+            f"Unable to delete Tag with dependent objects. Segments: {names}.",
+        )
+    state.delete_tag(tag.id)
     return ApiResponse(200, None)
 
 
@@ -324,8 +357,9 @@ def _tag(state: SandboxState, tag_id: str) -> Tag:
 
 
 def _contact(state: SandboxState, contact_id: str) -> Contact:
+    # A merged contact is gone: every operation on its old id finds nothing.
     contact = state.contacts.get(contact_id)
-    if contact is None:
+    if contact is None or contact.merged_into is not None:
         raise USER_NOT_FOUND()
     return contact
 
@@ -388,9 +422,19 @@ def show_contact(state: SandboxState, request: ApiRequest, params: dict[str, str
     :param state: Sandbox state.
     :param request: The request.
     :param params: ``contact_id``.
-    :return: ``contact``, or 404 ``User Not Found``.
+    :return: ``contact``, or 404 ``User Not Found``; for a merged contact from 2.16 on, 410 ``contact_merged``
+        with ``Link: </contacts/{canonical id}>; rel="canonical"`` (404 before 2.16).
     """
-    return _ok(render.contact(state, _contact(state, params["contact_id"]), request.version))
+    contact_id = params["contact_id"]
+    existing = state.contacts.get(contact_id)
+    if (
+        existing is not None
+        and existing.merged_into is not None
+        and render.version_at_least(request.version, (2, 16))
+    ):
+        link = f'</contacts/{state.canonical_contact_id(contact_id)}>; rel="canonical"'
+        return ApiResponse(410, render.contact_merged_body(request.request_id), {"Link": link})
+    return _ok(render.contact(state, _contact(state, contact_id), request.version))
 
 
 # Types of the create_contact_request fields; None in a tuple means the field is nullable.
@@ -412,14 +456,35 @@ _CONTACT_FIELD_TYPES: dict[str, tuple[type | None, ...]] = {
 _ABSOLUTE_HTTP_URL = re.compile(r"https?://(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})+")
 
 
-def _check_type(name: str, value: Any, allowed: tuple[type | None, ...]) -> None:
+def _check_type(
+    name: str, value: Any, allowed: tuple[type | None, ...], code: str = "parameter_invalid"
+) -> None:
     if value is None and None in allowed:
         return
     # bool is an int subclass in Python, not in JSON.
     if isinstance(value, bool) and bool not in allowed:
-        raise ApiError(400, "parameter_invalid", f"{name} has the wrong type")
+        raise ApiError(400, code, f"{name} has the wrong type")
     if not any(kind is not None and isinstance(value, kind) for kind in allowed):
-        raise ApiError(400, "parameter_invalid", f"{name} has the wrong type")
+        raise ApiError(400, code, f"{name} has the wrong type")
+
+
+def _check_contact_fields(body: dict[str, Any], version: str) -> None:
+    # The checks shared by create_contact_request and update_contact_request.
+    for name, allowed in _CONTACT_FIELD_TYPES.items():
+        if name in body:
+            _check_type(name, body[name], allowed)
+    owner_id = body.get("owner_id")
+    if owner_id is not None and _as_id(owner_id) is None:
+        raise ApiError(400, "parameter_invalid", "owner_id has the wrong type")
+    if render.version_at_least(version, (2, 16)) and body.get("email_verified") is not None:
+        _check_type("email_verified", body["email_verified"], (bool,))
+        if body.get("email") is None:
+            raise ApiError(400, "parameter_invalid", "email_verified must be sent together with an email")
+    avatar = body.get("avatar")
+    if avatar is not None and not _ABSOLUTE_HTTP_URL.fullmatch(avatar):
+        raise ApiError(400, "parameter_invalid", "avatar must be an absolute http(s) URL")
+    if body.get("role") not in (None, "user", "lead"):
+        raise ApiError(400, "parameter_invalid", "role must be either user or lead")
 
 
 @router.route("POST", "/contacts")
@@ -433,39 +498,64 @@ def create_contact(state: SandboxState, request: ApiRequest, params: dict[str, s
     :return: ``contact``; 400 for an invalid body; 409 ``conflict`` when a user already has that email or
         external_id.
     """
-    body = _object_body(
-        request, partial(ApiError, 400, "parameter_invalid", "The body must be a JSON object")
-    )
-    for name, allowed in _CONTACT_FIELD_TYPES.items():
-        if name in body:
-            _check_type(name, body[name], allowed)
-    owner_id = body.get("owner_id")
-    if owner_id is not None and _as_id(owner_id) is None:
-        raise ApiError(400, "parameter_invalid", "owner_id has the wrong type")
-    if render.version_at_least(request.version, (2, 16)) and body.get("email_verified") is not None:
-        _check_type("email_verified", body["email_verified"], (bool,))
-        if body.get("email") is None:
-            raise ApiError(400, "parameter_invalid", "email_verified must be sent together with an email")
+    body = _object_body(request, NOT_A_JSON_OBJECT)
+    _check_contact_fields(body, request.version)
     if all(body.get(key) is None for key in ("email", "external_id", "role")):
         raise ApiError(400, "parameter_invalid", "Please provide an email, external_id or role")
-    avatar = body.get("avatar")
-    if avatar is not None and not _ABSOLUTE_HTTP_URL.fullmatch(avatar):
-        raise ApiError(400, "parameter_invalid", "avatar must be an absolute http(s) URL")
     role = body.get("role") or "user"
-    if role not in ("user", "lead"):
-        raise ApiError(400, "parameter_invalid", "role must be either user or lead")
-    duplicate = _duplicate_user(state, role, body.get("email"), body.get("external_id"))
-    if duplicate is not None:
-        raise ApiError(
-            409, "conflict", f"A contact matching those details already exists with id={duplicate.id}"
-        )
+    _refuse_duplicate(state, role, body.get("email"), body.get("external_id"))
     record = {key: body.get(key) for key in (*_CONTACT_FIELD_TYPES, "owner_id")}
     contact = state.add_contact({**record, "role": role, "tags": []})
     return _ok(render.contact(state, contact, request.version))
 
 
-def _duplicate_user(state: SandboxState, role: str, email: Any, external_id: Any) -> Contact | None:
-    for contact in state.contacts.values():
+@router.route("PUT", "/contacts/{contact_id}")
+def update_contact(state: SandboxState, request: ApiRequest, params: dict[str, str]) -> ApiResponse:
+    """
+    Update a contact (``UpdateContact``) with the fields of ``update_contact_request``.
+
+    Keys the request schema does not have are ignored; ``tags`` in particular changes nothing, since tags
+    change only through the tag endpoints. ``custom_attributes`` are merged into the existing ones.
+
+    :param state: Sandbox state.
+    :param request: The request, an ``update_contact_request`` body.
+    :param params: ``contact_id``.
+    :return: ``contact``; 404 ``User Not Found``; 400 for an invalid body; 409 ``conflict`` when another
+        user already has the new email or external_id.
+    """
+    contact = _contact(state, params["contact_id"])
+    body = _object_body(request, NOT_A_JSON_OBJECT)
+    _check_contact_fields(body, request.version)
+    role = body.get("role") or contact.role
+    _refuse_duplicate(state, role, body.get("email"), body.get("external_id"), exclude=contact)
+    for name in ("role", "email", "external_id", "phone", "name", "avatar", "signed_up_at", "last_seen_at"):
+        if name in body:
+            setattr(contact, name, body[name])
+    if "owner_id" in body:
+        contact.owner_id = _as_id(body["owner_id"])
+    if "unsubscribed_from_emails" in body:
+        contact.unsubscribed_from_emails = bool(body["unsubscribed_from_emails"])
+    contact.custom_attributes.update(body.get("custom_attributes") or {})
+    contact.updated_at = now_unix()
+    return _ok(render.contact(state, contact, request.version))
+
+
+def _refuse_duplicate(
+    state: SandboxState, role: str, email: Any, external_id: Any, exclude: Contact | None = None
+) -> None:
+    duplicate = _duplicate_user(state, role, email, external_id, exclude)
+    if duplicate is not None:
+        raise ApiError(
+            409, "conflict", f"A contact matching those details already exists with id={duplicate.id}"
+        )
+
+
+def _duplicate_user(
+    state: SandboxState, role: str, email: Any, external_id: Any, exclude: Contact | None
+) -> Contact | None:
+    for contact in state.live_contacts():
+        if contact is exclude:
+            continue
         if external_id is not None and contact.external_id == external_id:
             return contact
         # Leads may share an email; users may not.
@@ -491,7 +581,7 @@ def list_contacts(state: SandboxState, request: ApiRequest, params: dict[str, st
         page = search.parse_page_request(per_page, request.query_value("starting_after"), default_per_page=10)
     except (ValueError, search.QueryError) as error:
         raise ApiError(400, "parameter_invalid", f"invalid pagination: {error}") from None
-    return _contact_list(state, list(state.contacts.values()), page, request.version)
+    return _contact_list(state, state.live_contacts(), page, request.version)
 
 
 @router.route("POST", "/contacts/search")
@@ -504,9 +594,7 @@ def search_contacts(state: SandboxState, request: ApiRequest, params: dict[str, 
     :param params: Path parameters (none).
     :return: ``contact_list``, or 400 for an invalid query.
     """
-    body = _object_body(
-        request, partial(ApiError, 400, "parameter_invalid", "The body must be a JSON object")
-    )
+    body = _object_body(request, NOT_A_JSON_OBJECT)
     if "query" not in body:
         raise ApiError(400, "parameter_not_found", "query parameter is required")
     try:
@@ -517,7 +605,8 @@ def search_contacts(state: SandboxState, request: ApiRequest, params: dict[str, 
         page = search.parse_page_request(
             pagination.get("per_page"), pagination.get("starting_after"), search.DEFAULT_PER_PAGE
         )
-        matches = [contact for contact in state.contacts.values() if predicate(contact)]
+        # Merged contacts are excluded from search.
+        matches = [contact for contact in state.live_contacts() if predicate(contact)]
         matches = search.sort_contacts(matches, body.get("sort"))
     except search.QueryError as error:
         raise ApiError(400, error.code, error.message) from None
@@ -536,6 +625,276 @@ def _contact_list(
             "pages": pages,
         }
     )
+
+
+# -- conversations and tickets --------------------------------------------------------------------------
+
+
+def _required_id(body: dict[str, Any], name: str) -> str:
+    if body.get(name) is None:
+        raise ApiError(400, "parameter_not_found", f"{name} is a required parameter.")
+    value = _as_id(body[name])
+    if value is None:
+        raise ApiError(400, "parameter_invalid", f"{name} must be a string")
+    return value
+
+
+def _acting_admin(state: SandboxState, body: dict[str, Any]) -> Admin:
+    # The body's admin_id (required) names who tags or untags.
+    admin = state.admins.get(_required_id(body, "admin_id"))
+    if admin is None:
+        raise ADMIN_NOT_FOUND()
+    return admin
+
+
+def _attach(state: SandboxState, request: ApiRequest, item: Taggable) -> ApiResponse:
+    body = _object_body(request, NOT_A_JSON_OBJECT)
+    tag_id = _required_id(body, "id")
+    admin = _acting_admin(state, body)
+    tag = state.tags.get(tag_id)
+    if tag is None:
+        raise OBJECT_TAG_NOT_FOUND()
+    # Tagging twice is harmless and keeps the first application.
+    applied_at = item.tags.setdefault(tag.id, now_unix())
+    applied_by = state.admins.get(item.applied_by.setdefault(tag.id, admin.id), admin)
+    return _ok(render.tag_full(tag, applied_at, applied_by))
+
+
+def _detach(state: SandboxState, request: ApiRequest, item: Taggable, tag_id: str) -> ApiResponse:
+    admin = _acting_admin(state, _object_body(request, NOT_A_JSON_OBJECT))
+    tag = state.tags.get(tag_id)
+    if tag is None:
+        raise OBJECT_TAG_NOT_FOUND()
+    # Removing a tag the object does not carry is harmless.
+    applied_at = item.tags.pop(tag.id, None)
+    applied_by = state.admins.get(item.applied_by.pop(tag.id, admin.id), admin)
+    return _ok(render.tag_full(tag, applied_at or now_unix(), applied_by))
+
+
+def _conversation(state: SandboxState, conversation_id: str) -> Taggable:
+    conversation = state.conversations.get(conversation_id)
+    if conversation is None:
+        raise CONVERSATION_NOT_FOUND()
+    return conversation
+
+
+def _ticket(state: SandboxState, ticket_id: str) -> Taggable:
+    ticket = state.tickets.get(ticket_id)
+    if ticket is None:
+        raise TICKET_NOT_FOUND()
+    return ticket
+
+
+@router.route("POST", "/conversations/{conversation_id}/tags")
+def attach_conversation_tag(state: SandboxState, request: ApiRequest, params: dict[str, str]) -> ApiResponse:
+    """
+    Tag a conversation (``attachTagToConversation``).
+
+    :param state: Sandbox state.
+    :param request: The request, body ``{"id": tag_id, "admin_id": admin_id}`` (both required).
+    :param params: ``conversation_id``.
+    :return: ``tag`` applied by that admin; 404 ``not_found`` (conversation), ``admin_not_found`` or
+        ``tag_not_found``; 400 ``parameter_not_found`` when ``id`` or ``admin_id`` is missing.
+    """
+    return _attach(state, request, _conversation(state, params["conversation_id"]))
+
+
+@router.route("DELETE", "/conversations/{conversation_id}/tags/{tag_id}")
+def detach_conversation_tag(state: SandboxState, request: ApiRequest, params: dict[str, str]) -> ApiResponse:
+    """
+    Remove a tag from a conversation (``detachTagFromConversation``); the DELETE carries a JSON body.
+
+    :param state: Sandbox state.
+    :param request: The request, body ``{"admin_id": admin_id}`` (required).
+    :param params: ``conversation_id`` and ``tag_id``.
+    :return: ``tag``; 404 ``not_found`` (conversation), ``admin_not_found`` or ``tag_not_found``; 400
+        ``parameter_not_found`` without ``admin_id``.
+    """
+    return _detach(state, request, _conversation(state, params["conversation_id"]), params["tag_id"])
+
+
+@router.route("POST", "/tickets/{ticket_id}/tags", since=(2, 10))
+def attach_ticket_tag(state: SandboxState, request: ApiRequest, params: dict[str, str]) -> ApiResponse:
+    """
+    Tag a ticket (``attachTagToTicket``, from 2.10).
+
+    :param state: Sandbox state.
+    :param request: The request, body ``{"id": tag_id, "admin_id": admin_id}`` (both required).
+    :param params: ``ticket_id``.
+    :return: ``tag``; 404 ``ticket_not_found``, ``admin_not_found`` or ``tag_not_found``; 400
+        ``parameter_not_found`` when ``id`` or ``admin_id`` is missing.
+    """
+    return _attach(state, request, _ticket(state, params["ticket_id"]))
+
+
+@router.route("DELETE", "/tickets/{ticket_id}/tags/{tag_id}", since=(2, 10))
+def detach_ticket_tag(state: SandboxState, request: ApiRequest, params: dict[str, str]) -> ApiResponse:
+    """
+    Remove a tag from a ticket (``detachTagFromTicket``, from 2.10); the DELETE carries a JSON body.
+
+    :param state: Sandbox state.
+    :param request: The request, body ``{"admin_id": admin_id}`` (required).
+    :param params: ``ticket_id`` and ``tag_id``.
+    :return: ``tag``; 404 ``ticket_not_found``, ``admin_not_found`` or ``tag_not_found``; 400
+        ``parameter_not_found`` without ``admin_id``.
+    """
+    return _detach(state, request, _ticket(state, params["ticket_id"]), params["tag_id"])
+
+
+# -- companies -------------------------------------------------------------------------------------------
+
+# Types of the create_or_update_company_request fields (update_last_request_at is 2.16's, accepted by all).
+_COMPANY_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "name": (str,),
+    "company_id": (str, int),
+    "plan": (str,),
+    "size": (int,),
+    "website": (str,),
+    "industry": (str,),
+    "custom_attributes": (dict,),
+    "remote_created_at": (int,),
+    "monthly_spend": (int, float),
+    "update_last_request_at": (bool,),
+}
+# "Note that this has an upper limit of 2**31-1".
+MAX_MONTHLY_SPEND = 2**31 - 1
+COMPANIES_PER_PAGE = 15
+
+
+def _bad_request(message: str) -> ApiError:
+    return ApiError(400, "bad_request", message)
+
+
+def _company_body(request: ApiRequest) -> dict[str, Any]:
+    body = request.json_body()
+    if not isinstance(body, dict):
+        raise _bad_request("The body must be a JSON object")
+    for name, value in body.items():
+        if name not in _COMPANY_FIELD_TYPES:
+            raise _bad_request(f"bad '{name}' parameter")
+        _check_type(name, value, _COMPANY_FIELD_TYPES[name], code="bad_request")
+    custom_attributes = body.get("custom_attributes") or {}
+    if not all(isinstance(value, str) for value in custom_attributes.values()):
+        # The schemas type every custom attribute value as a string.
+        raise _bad_request("custom_attributes values must be strings")
+    if body.get("monthly_spend", 0) > MAX_MONTHLY_SPEND:
+        raise _bad_request(f"monthly_spend must not exceed {MAX_MONTHLY_SPEND}")
+    if body.get("company_id") is None:
+        raise _bad_request("company_id is required to create or update a company")
+    return body
+
+
+@router.route("POST", "/companies")
+def create_or_update_company(state: SandboxState, request: ApiRequest, params: dict[str, str]) -> ApiResponse:
+    """
+    Create a company, or update the one with the same ``company_id`` (``createOrUpdateCompany``).
+
+    ``company_id`` never changes; ``custom_attributes`` are merged into the existing ones.
+
+    :param state: Sandbox state.
+    :param request: The request, a ``create_or_update_company_request`` body.
+    :param params: Path parameters (none).
+    :return: ``company``, or 400 ``bad_request`` (unknown key, wrong type, no ``company_id``).
+    """
+    body = _company_body(request)
+    company_id = str(body["company_id"])
+    company = state.find_company(intercom_id=None, company_id=company_id) or state.add_company(
+        company_id=company_id
+    )
+    for name in ("name", "plan", "size", "website", "industry", "remote_created_at"):
+        if name in body:
+            setattr(company, name, body[name])
+    if "monthly_spend" in body:
+        # "this will truncate floats"
+        company.monthly_spend = int(body["monthly_spend"])
+    company.custom_attributes.update(body.get("custom_attributes") or {})
+    company.updated_at = now_unix()
+    if body.get("update_last_request_at"):
+        company.last_request_at = company.updated_at
+    return _ok(render.company(state, company, request.version))
+
+
+def _page_number(request: ApiRequest, name: str, default: int) -> int:
+    text = request.query_value(name)
+    if text is None:
+        return default
+    try:
+        number = int(text)
+    except ValueError:
+        raise ApiError(400, "parameter_invalid", f"{name} must be an integer") from None
+    # The spec sets no minimum: out-of-range values fall back to the default rather than fail.
+    return number if number >= 1 else default
+
+
+@router.route("GET", "/companies")
+def retrieve_companies(state: SandboxState, request: ApiRequest, params: dict[str, str]) -> ApiResponse:
+    """
+    Find companies (``retrieveCompany``), always answered as a ``company_list`` as every spec version says.
+
+    ``?company_id=`` or ``?name=`` find one company (404 ``company_not_found`` when none matches);
+    ``?tag_id=`` lists the companies carrying that tag; ``?segment_id=`` lists none (segment membership is
+    not modelled); no filter lists every company. Pages by number with ``page`` (from 1) and ``per_page``
+    (default 15); ``pages`` has ``page``, ``per_page`` and ``total_pages`` and no ``next``.
+
+    :param state: Sandbox state.
+    :param request: The request.
+    :param params: Path parameters (none).
+    :return: ``company_list``, or 404 ``company_not_found``.
+    """
+    page = _page_number(request, "page", 1)
+    per_page = _page_number(request, "per_page", COMPANIES_PER_PAGE)
+    companies = list(state.companies.values())
+    company_id, name = request.query_value("company_id"), request.query_value("name")
+    tag_id, segment_id = request.query_value("tag_id"), request.query_value("segment_id")
+    if company_id is not None or name is not None:
+        found = next(
+            (
+                company
+                for company in companies
+                if company.company_id == company_id or (name is not None and company.name == name)
+            ),
+            None,
+        )
+        if found is None:
+            raise COMPANY_NOT_FOUND()
+        companies = [found]
+    elif tag_id is not None:
+        companies = [company for company in companies if tag_id in company.tags]
+    elif segment_id is not None:
+        companies = []
+    start = (page - 1) * per_page
+    return _ok(
+        {
+            "type": "list",
+            "data": [
+                render.company(state, company, request.version)
+                for company in companies[start : start + per_page]
+            ],
+            "total_count": len(companies),
+            "pages": {
+                "type": "pages",
+                "page": page,
+                "per_page": per_page,
+                "total_pages": math.ceil(len(companies) / per_page),
+            },
+        }
+    )
+
+
+@router.route("GET", "/companies/{company_id}")
+def retrieve_company_by_id(state: SandboxState, request: ApiRequest, params: dict[str, str]) -> ApiResponse:
+    """
+    Return one company by Intercom's id (``RetrieveACompanyById``).
+
+    :param state: Sandbox state.
+    :param request: The request.
+    :param params: ``company_id``, Intercom's id of the company (not the customer's ``company_id``).
+    :return: ``company``, or 404 ``company_not_found``.
+    """
+    company = state.companies.get(params["company_id"])
+    if company is None:
+        raise COMPANY_NOT_FOUND()
+    return _ok(render.company(state, company, request.version))
 
 
 # -- admins ----------------------------------------------------------------------------------------------

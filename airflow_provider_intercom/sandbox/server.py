@@ -117,6 +117,7 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         sandbox = self.server.sandbox
         received_at = time.time()
         url = urlsplit(self.path)
+        query = parse_qs(url.query, keep_blank_values=True)
         version = (self.headers.get("Intercom-Version") or render.DEFAULT_VERSION).strip()
         raw_body = b""
         try:
@@ -128,7 +129,7 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             request = ApiRequest(
                 method=self.command,
                 path=url.path,
-                query=parse_qs(url.query, keep_blank_values=True),
+                query=query,
                 raw_body=raw_body,
                 version=version,
                 request_id=str(uuid.uuid4()),
@@ -146,6 +147,7 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             {
                 "method": self.command,
                 "path": url.path,
+                "query": {name: values[-1] for name, values in query.items()},
                 "status": reply.status,
                 "version": version,
                 "body": _parsed_json(raw_body),
@@ -353,9 +355,11 @@ class IntercomSandbox:
         """
         Return a copy of the request log, one entry per request, oldest first.
 
-        Each entry is ``{"method", "path", "status", "version", "body", "time", "reset_at"}``: ``status`` is
-        None for a dropped connection, ``body`` the parsed JSON body, ``time`` the arrival time (Unix
-        seconds) and ``reset_at`` the ``X-RateLimit-Reset`` answered (None when none was sent).
+        Each entry is ``{"method", "path", "query", "status", "version", "body", "time", "reset_at"}``:
+        ``query`` maps each query-string parameter to its last value (e.g. ``{"tag_id": "7"}``), ``status``
+        is None for a dropped connection, ``body`` the parsed JSON body of any method (DELETE and PUT
+        included), ``time`` the arrival time (Unix seconds) and ``reset_at`` the ``X-RateLimit-Reset``
+        answered (None when none was sent).
 
         :return: The log.
         """
