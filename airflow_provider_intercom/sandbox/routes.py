@@ -639,6 +639,11 @@ def _required_id(body: dict[str, Any], name: str) -> str:
     return value
 
 
+def _tagging_body(request: ApiRequest) -> dict[str, Any]:
+    # No body at all is a missing admin_id (parameter_not_found), not a malformed body.
+    return _object_body(request, NOT_A_JSON_OBJECT) if request.raw_body.strip() else {}
+
+
 def _acting_admin(state: SandboxState, body: dict[str, Any]) -> Admin:
     # The body's admin_id (required) names who tags or untags.
     admin = state.admins.get(_required_id(body, "admin_id"))
@@ -648,7 +653,7 @@ def _acting_admin(state: SandboxState, body: dict[str, Any]) -> Admin:
 
 
 def _attach(state: SandboxState, request: ApiRequest, item: Taggable) -> ApiResponse:
-    body = _object_body(request, NOT_A_JSON_OBJECT)
+    body = _tagging_body(request)
     tag_id = _required_id(body, "id")
     admin = _acting_admin(state, body)
     tag = state.tags.get(tag_id)
@@ -661,7 +666,7 @@ def _attach(state: SandboxState, request: ApiRequest, item: Taggable) -> ApiResp
 
 
 def _detach(state: SandboxState, request: ApiRequest, item: Taggable, tag_id: str) -> ApiResponse:
-    admin = _acting_admin(state, _object_body(request, NOT_A_JSON_OBJECT))
+    admin = _acting_admin(state, _tagging_body(request))
     tag = state.tags.get(tag_id)
     if tag is None:
         raise OBJECT_TAG_NOT_FOUND()
