@@ -41,7 +41,7 @@ pytestmark = pytest.mark.contract
 
 SPEC_DIR_ENV_VAR = "INTERCOM_OPENAPI_DIR"
 TOKEN = "contract-token"
-# The tag and contact operations the sandbox implements (operationIds are the same in 2.11 and 2.16).
+# The operations the sandbox implements (operationIds are the same in 2.11 and 2.16).
 OPERATION_IDS = [
     "listTags",
     "createTag",
@@ -50,15 +50,24 @@ OPERATION_IDS = [
     "listTagsForAContact",
     "attachTagToContact",
     "detachTagFromContact",
+    "attachTagToConversation",
+    "detachTagFromConversation",
+    "attachTagToTicket",
+    "detachTagFromTicket",
     "ShowContact",
     "CreateContact",
+    "UpdateContact",
     "ListContacts",
     "SearchContacts",
+    "createOrUpdateCompany",
+    "retrieveCompany",
+    "RetrieveACompanyById",
     "identifyAdmin",
 ]
 MAX_EXAMPLES = 25
 # Ids taken from the specs' own examples; SEEDED_TARGETS below aims part of the requests at them.
 CONTRACT_SEED: dict[str, Any] = {
+    "admins": [{"id": "780", "name": "Spec Admin", "email": "admin@example.com"}],
     "tags": [{"id": "123", "name": "Test tag"}, {"id": "7522907", "name": "Manual tag"}],
     "contacts": [
         {
@@ -68,8 +77,19 @@ CONTRACT_SEED: dict[str, Any] = {
             "tags": ["7522907"],
         },
         {"id": "5ba682d23d7cf92bef87bfd4", "email": "lead@example.com", "role": "lead"},
+        {
+            "id": "6762f0d01bb69f9f2193bb7d",
+            "email": "old@example.com",
+            "merged_into": "63a07ddf05a32042dffac965",
+        },
     ],
-    "companies": [{"id": "531ee472cce572a6ec000006", "company_id": "6", "name": "Example Inc"}],
+    "companies": [
+        {"id": "531ee472cce572a6ec000006", "company_id": "6", "name": "Example Inc", "tags": ["7522907"]}
+    ],
+    "conversations": [{"id": "64619700005694", "tags": ["7522907"]}],
+    "tickets": [{"id": "64619700005694", "tags": ["7522907"]}],
+    # Deleting the tag this segment uses is the declared 400 tag_has_dependent_objects.
+    "segments": [{"id": "56203d253cba154d39010062", "name": "Seg 1", "tag_ids": ["7522907"]}],
 }
 
 # Documented spec gaps: (version, operationId, status) answers the spec does not declare although Intercom
@@ -91,6 +111,10 @@ for _version in ("2.11", "2.16"):
             # attachTagToContact declares 200/401/404 and does not mark its body required, so requests without
             # a body (or without a usable tag id) are generated; they are a 400.
             (_version, "attachTagToContact", 400): "tag id missing or not a string; the spec declares no 400",
+            # UpdateContact declares only 200/401, like ShowContact and CreateContact: an unknown contact id
+            # is a 404 and invalid parameters (e.g. a role other than user/lead) a 400.
+            (_version, "UpdateContact", 404): "unknown contact id; the spec declares no 404",
+            (_version, "UpdateContact", 400): "invalid parameters; the spec declares no 400",
         }
     )
 UNDECLARED_STATUSES.update(
@@ -106,20 +130,66 @@ UNDECLARED_STATUSES.update(
 
 
 SEEDED_CONTACT_ID = "63a07ddf05a32042dffac965"
+MERGED_CONTACT_ID = "6762f0d01bb69f9f2193bb7d"
 SEEDED_TAG_ID = "7522907"
+SEEDED_ADMIN_ID = "780"
+SEEDED_COMPANY_ID = "531ee472cce572a6ec000006"
+SEEDED_CONVERSATION_ID = SEEDED_TICKET_ID = "64619700005694"
 # Besides fully generated requests (mostly unknown ids), positive runs also aim at seeded objects so the
-# success paths are checked against the response schemas too.
-SEEDED_TARGETS: dict[str, dict[str, Any]] = {
-    "findTag": {"path_parameters": {"tag_id": SEEDED_TAG_ID}},
-    "listTagsForAContact": {"path_parameters": {"contact_id": SEEDED_CONTACT_ID}},
-    "attachTagToContact": {
-        "path_parameters": {"contact_id": SEEDED_CONTACT_ID},
-        "body": {"id": SEEDED_TAG_ID},
-    },
-    "detachTagFromContact": {"path_parameters": {"contact_id": SEEDED_CONTACT_ID, "tag_id": SEEDED_TAG_ID}},
-    "ShowContact": {"path_parameters": {"contact_id": SEEDED_CONTACT_ID}},
-    "deleteTag": {"path_parameters": {"tag_id": "123"}},
-    "SearchContacts": {"body": {"query": {"field": "tag_id", "operator": "=", "value": SEEDED_TAG_ID}}},
+# success paths are checked against the response schemas too. Each operation may have several targets.
+SEEDED_TARGETS: dict[str, list[dict[str, Any]]] = {
+    "findTag": [{"path_parameters": {"tag_id": SEEDED_TAG_ID}}],
+    "listTagsForAContact": [{"path_parameters": {"contact_id": SEEDED_CONTACT_ID}}],
+    "attachTagToContact": [
+        {"path_parameters": {"contact_id": SEEDED_CONTACT_ID}, "body": {"id": SEEDED_TAG_ID}},
+    ],
+    "detachTagFromContact": [
+        {"path_parameters": {"contact_id": SEEDED_CONTACT_ID, "tag_id": SEEDED_TAG_ID}},
+    ],
+    "attachTagToConversation": [
+        {
+            "path_parameters": {"conversation_id": SEEDED_CONVERSATION_ID},
+            "body": {"id": SEEDED_TAG_ID, "admin_id": SEEDED_ADMIN_ID},
+        },
+    ],
+    "detachTagFromConversation": [
+        {
+            "path_parameters": {"conversation_id": SEEDED_CONVERSATION_ID, "tag_id": SEEDED_TAG_ID},
+            "body": {"admin_id": SEEDED_ADMIN_ID},
+        },
+    ],
+    "attachTagToTicket": [
+        {
+            "path_parameters": {"ticket_id": SEEDED_TICKET_ID},
+            "body": {"id": SEEDED_TAG_ID, "admin_id": SEEDED_ADMIN_ID},
+        },
+    ],
+    "detachTagFromTicket": [
+        {
+            "path_parameters": {"ticket_id": SEEDED_TICKET_ID, "tag_id": SEEDED_TAG_ID},
+            "body": {"admin_id": SEEDED_ADMIN_ID},
+        },
+    ],
+    # A merged contact: 404 up to 2.15, 410 with a Link header (declared) in 2.16.
+    "ShowContact": [
+        {"path_parameters": {"contact_id": SEEDED_CONTACT_ID}},
+        {"path_parameters": {"contact_id": MERGED_CONTACT_ID}},
+    ],
+    "UpdateContact": [
+        {"path_parameters": {"contact_id": SEEDED_CONTACT_ID}},
+        {
+            "path_parameters": {"contact_id": SEEDED_CONTACT_ID},
+            "body": {"name": "Joe", "custom_attributes": {}},
+        },
+    ],
+    "deleteTag": [{"path_parameters": {"tag_id": "123"}}, {"path_parameters": {"tag_id": SEEDED_TAG_ID}}],
+    "SearchContacts": [{"body": {"query": {"field": "tag_id", "operator": "=", "value": SEEDED_TAG_ID}}}],
+    "createOrUpdateCompany": [{"body": {"company_id": "6", "name": "Example Inc", "plan": "Pro"}}],
+    "retrieveCompany": [
+        {"query": {"company_id": "6"}},
+        {"query": {"tag_id": SEEDED_TAG_ID, "page": 1, "per_page": 5}},
+    ],
+    "RetrieveACompanyById": [{"path_parameters": {"company_id": SEEDED_COMPANY_ID}}],
 }
 
 
@@ -227,7 +297,11 @@ def test_responses_conform_to_spec(
     strategy = operation.as_strategy(GenerationMode.POSITIVE)
     if operation_id in SEEDED_TARGETS:
         strategy = st.one_of(
-            strategy, operation.as_strategy(GenerationMode.POSITIVE, **SEEDED_TARGETS[operation_id])
+            strategy,
+            *(
+                operation.as_strategy(GenerationMode.POSITIVE, **target)
+                for target in SEEDED_TARGETS[operation_id]
+            ),
         )
     statuses: set[int] = set()
 
