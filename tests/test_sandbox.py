@@ -32,6 +32,7 @@ TIMEOUT = 5
 DEMO_SEED = Path(__file__).parents[1] / "airflow_provider_intercom" / "sandbox" / "demo_seed.json"
 ALICE = "65a000000000000000000001"
 BOB = "65a000000000000000000002"
+CAROL = "65a000000000000000000003"
 TRIAL, VIP = "101", "102"
 SEED: dict[str, Any] = {
     "admins": [{"id": "7", "name": "Ada Admin", "email": "ada@example.com"}],
@@ -39,10 +40,13 @@ SEED: dict[str, Any] = {
     "contacts": [
         {"id": ALICE, "email": "alice@example.com", "external_id": "u1", "role": "user", "tags": [TRIAL]},
         {"id": BOB, "email": "bob@example.com", "external_id": "u2", "owner_id": "42", "tags": [TRIAL, VIP]},
-        {"id": "65a000000000000000000003", "email": "carol@example.org", "role": "lead"},
+        {"id": CAROL, "email": "carol@example.org", "role": "lead"},
     ],
     "companies": [{"id": "c1", "company_id": "acme", "name": "Acme"}, {"id": "c2", "company_id": "globex"}],
+    "conversations": [{"id": "1001"}],
+    "tickets": [{"id": "2001"}],
 }
+ADMIN = "7"
 
 
 class Api:
@@ -240,6 +244,90 @@ def test_tag_and_untag_companies(sandbox: IntercomSandbox) -> None:
     assert tag_id in sandbox.state.companies["c2"].tags
 
 
+def test_delete_tag_used_by_a_segment_is_refused_with_the_segment_names(
+    sandbox: IntercomSandbox, api: Api
+) -> None:
+    sandbox.state.add_segment(name="Seg 1", tag_ids=[VIP])
+    sandbox.state.add_segment(id="s2", name="Big spenders", tag_ids=[TRIAL, VIP])
+    response = api("DELETE", f"/tags/{VIP}")
+    assert_error(
+        response,
+        400,
+        "tag_has_dependent_objects",
+        "Unable to delete Tag with dependent objects. Segments: Seg 1, Big spenders.",
+    )
+    assert VIP in sandbox.state.tags
+    assert VIP in sandbox.state.contacts[BOB].tags
+    del sandbox.state.segments["s2"]
+    assert api("DELETE", f"/tags/{TRIAL}").status_code == 200
+    assert api("DELETE", f"/tags/{VIP}").status_code == 400
+
+
+def test_tag_companies_up_to_2_15_is_all_or_nothing(sandbox: IntercomSandbox) -> None:
+    api = Api(sandbox, version="2.11")
+    sandbox.state.add_tag("enterprise", "300")
+    sandbox.state.companies["c2"].tags["300"] = 1
+    for items in (
+        [{"company_id": "acme"}, {"company_id": "nope"}],
+        [
+            {"id": "c2", "company_id": "globex", "untag": True},
+            {"id": "nope", "company_id": "nope", "untag": True},
+        ],
+    ):
+        response = api("POST", "/tags", json={"name": "enterprise", "companies": items})
+        assert_error(response, 404, "company_not_found", "Company Not Found")
+    assert "300" not in sandbox.state.companies["c1"].tags
+    assert "300" in sandbox.state.companies["c2"].tags
+
+    untag = {"name": "enterprise", "companies": [{"id": "c2", "company_id": "globex", "untag": True}]}
+    response = api("POST", "/tags", json=untag)
+    assert response.json() == {"type": "tag", "id": "300", "name": "enterprise"}
+    assert "300" not in sandbox.state.companies["c2"].tags
+
+
+def test_tag_companies_from_2_16_reports_each_company_and_skips_unknown_ones(
+    sandbox: IntercomSandbox,
+) -> None:
+    api = Api(sandbox, version="2.16")
+    body = {"name": "enterprise", "companies": [{"company_id": "acme"}, {"company_id": "nope"}, {"id": "c2"}]}
+    tagged = api("POST", "/tags", json=body)
+    assert tagged.status_code == 200
+    tag_id = tagged.json()["id"]
+    assert tagged.json() == {
+        "type": "tag",
+        "id": tag_id,
+        "name": "enterprise",
+        # Companies are reported by Intercom id; the unknown one is absent, not "tagged": false.
+        "companies": [{"id": "c1", "tagged": True}, {"id": "c2", "tagged": True}],
+        "users": [],
+    }
+    untag = {
+        "name": "enterprise",
+        "companies": [
+            {"id": "c1", "company_id": "acme", "untag": True},
+            {"id": "nope", "company_id": "nope", "untag": True},
+        ],
+    }
+    untagged = api("POST", "/tags", json=untag)
+    assert untagged.json()["companies"] == [{"id": "c1", "tagged": False}]
+    assert tag_id not in sandbox.state.companies["c1"].tags
+    assert tag_id in sandbox.state.companies["c2"].tags
+
+
+def test_tag_users_reports_are_per_version(sandbox: IntercomSandbox) -> None:
+    body = {"name": "VIP", "users": [{"id": ALICE}, {"id": CAROL}]}
+    assert Api(sandbox, version="2.15")("POST", "/tags", json=body).json() == {
+        "type": "tag",
+        "id": VIP,
+        "name": "VIP",
+    }
+    assert Api(sandbox, version="Preview")("POST", "/tags", json=body).json()["users"] == [
+        {"id": ALICE, "tagged": True},
+        {"id": CAROL, "tagged": True},
+    ]
+    assert VIP in sandbox.state.contacts[CAROL].tags
+
+
 # -- contact tags --------------------------------------------------------------------------------------------
 
 
@@ -366,6 +454,339 @@ def test_list_contacts_pages_with_the_query_string(api: Api) -> None:
     assert "next" not in second.json()["pages"]
 
 
+def test_update_contact_changes_the_given_fields_only(sandbox: IntercomSandbox, api: Api) -> None:
+    sandbox.state.contacts[ALICE].custom_attributes = {"plan": "free", "seats": 3}
+    body = {"name": "Alice A.", "phone": "+353871234567", "custom_attributes": {"plan": "pro"}}
+    response = api("PUT", f"/contacts/{ALICE}", json=body)
+    assert response.status_code == 200, response.text
+    contact = response.json()
+    assert (contact["id"], contact["name"], contact["phone"]) == (ALICE, "Alice A.", "+353871234567")
+    assert (contact["email"], contact["external_id"], contact["role"]) == ("alice@example.com", "u1", "user")
+    assert contact["custom_attributes"] == {"plan": "pro", "seats": 3}
+    assert api("GET", f"/contacts/{ALICE}").json()["name"] == "Alice A."
+    lead = api("PUT", f"/contacts/{CAROL}", json={"role": "user", "email": "carol@example.com"})
+    assert (lead.json()["role"], lead.json()["email"]) == ("user", "carol@example.com")
+
+
+@pytest.mark.parametrize("version", ["2.11", "2.16"])
+def test_update_contact_ignores_tags(sandbox: IntercomSandbox, version: str) -> None:
+    # update_contact_request has no tags field in any version: tags change only through the tag endpoints.
+    api = Api(sandbox, version)
+    response = api("PUT", f"/contacts/{BOB}", json={"name": "Bob", "tags": [{"id": TRIAL, "untag": True}]})
+    assert response.status_code == 200
+    assert response.json()["tags"]["total_count"] == 2
+    assert list(sandbox.state.contacts[BOB].tags) == [TRIAL, VIP]
+    assert sandbox.requests[-1]["body"] == {"name": "Bob", "tags": [{"id": TRIAL, "untag": True}]}
+
+
+def test_update_contact_errors(api: Api) -> None:
+    assert_error(api("PUT", "/contacts/nobody", json={"name": "x"}), 404, "not_found", "User Not Found")
+    assert_error(api("PUT", f"/contacts/{ALICE}", json={"role": "admin"}), 400, "parameter_invalid")
+    assert_error(api("PUT", f"/contacts/{ALICE}", json={"email": None}), 400, "parameter_invalid")
+    assert_error(api("PUT", f"/contacts/{ALICE}", json=["name"]), 400, "parameter_invalid")
+    taken = api("PUT", f"/contacts/{ALICE}", json={"email": "BOB@example.com"})
+    assert_error(taken, 409, "conflict", f"A contact matching those details already exists with id={BOB}")
+    assert_error(api("PUT", f"/contacts/{ALICE}", json={"external_id": "u2"}), 409, "conflict")
+    # Its own email is no conflict, and a lead may share a user's email.
+    assert api("PUT", f"/contacts/{ALICE}", json={"email": "alice@example.com"}).status_code == 200
+    assert api("PUT", f"/contacts/{CAROL}", json={"email": "bob@example.com"}).status_code == 200
+
+
+# -- merged contacts -----------------------------------------------------------------------------------------
+
+
+OLD_LEAD = "65a0000000000000000000aa"
+
+
+@pytest.fixture
+def merged(sandbox: IntercomSandbox) -> str:
+    sandbox.state.add_contact(id=OLD_LEAD, role="lead", email="alice@example.com", merged_into=ALICE)
+    return OLD_LEAD
+
+
+@pytest.mark.parametrize("version", ["2.9", "2.11", "2.15"])
+def test_merged_contact_is_a_404_up_to_2_15(sandbox: IntercomSandbox, merged: str, version: str) -> None:
+    response = Api(sandbox, version)("GET", f"/contacts/{merged}")
+    assert_error(response, 404, "not_found", "User Not Found")
+    assert "Link" not in response.headers
+
+
+@pytest.mark.parametrize("version", ["2.16", "Preview"])
+def test_merged_contact_is_a_410_with_a_canonical_link_from_2_16(
+    sandbox: IntercomSandbox, merged: str, version: str
+) -> None:
+    response = Api(sandbox, version)("GET", f"/contacts/{merged}")
+    assert_error(
+        response,
+        410,
+        "contact_merged",
+        "This contact has been merged. See the 'Link' header for the canonical contact.",
+    )
+    assert response.headers["Link"] == f'</contacts/{ALICE}>; rel="canonical"'
+
+
+def test_merge_chains_resolve_to_the_last_contact(sandbox: IntercomSandbox, merged: str) -> None:
+    sandbox.state.merge_contact(ALICE, BOB)
+    response = Api(sandbox, "2.16")("GET", f"/contacts/{merged}")
+    assert response.headers["Link"] == f'</contacts/{BOB}>; rel="canonical"'
+
+
+def test_merged_contacts_are_gone_from_lists_searches_and_tag_operations(api: Api, merged: str) -> None:
+    assert search_ids(api, {"field": "email", "operator": "=", "value": "alice@example.com"}) == [ALICE]
+    assert merged not in [contact["id"] for contact in api("GET", "/contacts").json()["data"]]
+    assert api("GET", "/contacts").json()["total_count"] == 3
+    assert_error(api("GET", f"/contacts/{merged}/tags"), 404, "not_found", "User Not Found")
+    assert_error(api("POST", f"/contacts/{merged}/tags", json={"id": VIP}), 404, "not_found")
+    assert_error(api("PUT", f"/contacts/{merged}", json={"name": "x"}), 404, "not_found")
+    # The merged contact's email no longer blocks a new user.
+    assert api("PUT", f"/contacts/{ALICE}", json={"email": "fresh@example.com"}).status_code == 200
+    assert api("POST", "/contacts", json={"email": "alice@example.com"}).status_code == 200
+
+
+def test_seeded_merges_may_point_forward_and_must_name_existing_contacts() -> None:
+    state = SandboxState({"contacts": [{"id": "old", "merged_into": "new"}, {"id": "new"}]})
+    assert state.contacts["old"].merged_into == "new"
+    assert [contact.id for contact in state.live_contacts()] == ["new"]
+    with pytest.raises(SeedError, match="no contact"):
+        SandboxState({"contacts": [{"id": "old", "merged_into": "missing"}]})
+    with pytest.raises(SeedError, match="itself"):
+        state.merge_contact("new", "old")
+
+
+# -- conversations and tickets -------------------------------------------------------------------------------
+
+
+TAGGABLES = [("conversations", "1001"), ("tickets", "2001")]
+
+
+@pytest.mark.parametrize(("kind", "object_id"), TAGGABLES)
+def test_attach_and_detach_a_conversation_or_ticket_tag(
+    sandbox: IntercomSandbox, api: Api, kind: str, object_id: str
+) -> None:
+    sandbox.state.add_admin({"id": "8", "name": "Ben"})
+    before = time.time()
+    attached = api("POST", f"/{kind}/{object_id}/tags", json={"id": VIP, "admin_id": "8"})
+    assert attached.status_code == 200, attached.text
+    tag = attached.json()
+    assert (tag["type"], tag["id"], tag["name"]) == ("tag", VIP, "VIP")
+    assert tag["applied_by"] == {"type": "admin", "id": "8"}
+    assert math.floor(before) <= tag["applied_at"] <= time.time()
+    stored = getattr(sandbox.state, kind)[object_id]
+    assert stored.tags == {VIP: tag["applied_at"]}
+    assert stored.applied_by == {VIP: "8"}
+    # Tagging again (by anyone) keeps the first application.
+    again = api("POST", f"/{kind}/{object_id}/tags", json={"id": int(VIP), "admin_id": int(ADMIN)})
+    assert again.json() == tag
+
+    detached = api("DELETE", f"/{kind}/{object_id}/tags/{VIP}", json={"admin_id": ADMIN})
+    assert detached.status_code == 200
+    assert detached.json() == tag
+    assert stored.tags == {}
+    assert sandbox.requests[-1]["body"] == {"admin_id": ADMIN}
+    # Removing a tag the object does not carry is harmless.
+    assert api("DELETE", f"/{kind}/{object_id}/tags/{VIP}", json={"admin_id": ADMIN}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("kind", "code", "message"),
+    [
+        ("conversations", "not_found", "Conversation not found"),
+        ("tickets", "ticket_not_found", "Ticket not found"),
+    ],
+)
+def test_conversation_and_ticket_tag_errors(api: Api, kind: str, code: str, message: str) -> None:
+    object_id = dict(TAGGABLES)[kind]
+    attach = {"id": VIP, "admin_id": ADMIN}
+    assert_error(api("POST", f"/{kind}/404/tags", json=attach), 404, code, message)
+    assert_error(api("DELETE", f"/{kind}/404/tags/{VIP}", json={"admin_id": ADMIN}), 404, code, message)
+    missing_tag = api("POST", f"/{kind}/{object_id}/tags", json={"id": "999", "admin_id": ADMIN})
+    assert_error(missing_tag, 404, "tag_not_found", "Tag not found")
+    missing_tag = api("DELETE", f"/{kind}/{object_id}/tags/999", json={"admin_id": ADMIN})
+    assert_error(missing_tag, 404, "tag_not_found", "Tag not found")
+    unknown_admin = api("POST", f"/{kind}/{object_id}/tags", json={"id": VIP, "admin_id": "999"})
+    assert_error(unknown_admin, 404, "admin_not_found", "Admin not found")
+    unknown_admin = api("DELETE", f"/{kind}/{object_id}/tags/{VIP}", json={"admin_id": "999"})
+    assert_error(unknown_admin, 404, "admin_not_found", "Admin not found")
+
+
+@pytest.mark.parametrize(("kind", "object_id"), TAGGABLES)
+@pytest.mark.parametrize(
+    ("method", "suffix", "body", "code"),
+    [
+        ("POST", "", {"id": VIP}, "parameter_not_found"),
+        ("POST", "", {"admin_id": ADMIN}, "parameter_not_found"),
+        ("POST", "", None, "parameter_not_found"),
+        ("POST", "", {"id": VIP, "admin_id": True}, "parameter_invalid"),
+        ("POST", "", ["id"], "parameter_invalid"),
+        ("DELETE", f"/{VIP}", None, "parameter_not_found"),
+        ("DELETE", f"/{VIP}", {}, "parameter_not_found"),
+        ("DELETE", f"/{VIP}", {"admin_id": {"id": ADMIN}}, "parameter_invalid"),
+    ],
+)
+def test_conversation_and_ticket_tags_need_their_ids_in_the_body(
+    sandbox: IntercomSandbox,
+    api: Api,
+    kind: str,
+    object_id: str,
+    method: str,
+    suffix: str,
+    body: Any,
+    code: str,
+) -> None:
+    sandbox.state.conversations["1001"].tags[VIP] = 1
+    sandbox.state.tickets["2001"].tags[VIP] = 1
+    assert_error(api(method, f"/{kind}/{object_id}/tags{suffix}", json=body), 400, code)
+    assert VIP in getattr(sandbox.state, kind)[object_id].tags
+
+
+@pytest.mark.parametrize("version", ["1.4", "2.0", "2.9"])
+def test_ticket_tags_do_not_exist_before_2_10(sandbox: IntercomSandbox, version: str) -> None:
+    api = Api(sandbox, version)
+    unknown_path = api("GET", "/nowhere").json()
+    for method, path, body in [
+        ("POST", "/tickets/2001/tags", {"id": VIP, "admin_id": ADMIN}),
+        ("DELETE", f"/tickets/2001/tags/{TRIAL}", {"admin_id": ADMIN}),
+    ]:
+        response = api(method, path, json=body)
+        assert_error(response, 404, "not_found", "Resource Not Found")
+        assert {key: value for key, value in response.json().items() if key != "request_id"} == {
+            key: value for key, value in unknown_path.items() if key != "request_id"
+        }
+    assert sandbox.state.tickets["2001"].tags == {}
+    # Conversations have had tags all along.
+    attached = api("POST", "/conversations/1001/tags", json={"id": VIP, "admin_id": ADMIN})
+    assert attached.status_code == 200
+
+
+@pytest.mark.parametrize("version", ["2.10", "2.16", "Preview"])
+def test_ticket_tags_exist_from_2_10(sandbox: IntercomSandbox, version: str) -> None:
+    response = Api(sandbox, version)("POST", "/tickets/2001/tags", json={"id": VIP, "admin_id": ADMIN})
+    assert response.status_code == 200
+    assert VIP in sandbox.state.tickets["2001"].tags
+
+
+def test_conversations_and_tickets_can_be_added_with_tags(sandbox: IntercomSandbox, api: Api) -> None:
+    conversation = sandbox.state.add_conversation(id="77", tags=[TRIAL])
+    ticket = sandbox.state.add_ticket()
+    assert conversation.tags.keys() == {TRIAL}
+    assert sandbox.state.tickets[ticket.id] is ticket
+    detached = api("DELETE", f"/conversations/77/tags/{TRIAL}", json={"admin_id": ADMIN})
+    # Seeded tags have no recorded admin: the detaching admin is reported.
+    assert detached.json()["applied_by"] == {"type": "admin", "id": ADMIN}
+    assert conversation.tags == {}
+
+
+# -- companies -----------------------------------------------------------------------------------------------
+
+
+def test_create_or_update_company_matches_on_company_id(sandbox: IntercomSandbox, api: Api) -> None:
+    body = {
+        "company_id": "initech",
+        "name": "Initech",
+        "plan": "Enterprise",
+        "size": 250,
+        "monthly_spend": 155.98,
+        "custom_attributes": {"region": "emea"},
+    }
+    created = api("POST", "/companies", json=body)
+    assert created.status_code == 200, created.text
+    company = created.json()
+    assert (company["type"], company["company_id"], company["name"], company["size"]) == (
+        "company",
+        "initech",
+        "Initech",
+        250,
+    )
+    assert company["monthly_spend"] == 155
+    assert (company["plan"]["type"], company["plan"]["name"]) == ("plan", "Enterprise")
+    assert company["tags"] == {"type": "tag.list", "tags": []}
+    assert company["id"] not in ("c1", "c2")
+
+    updated = api("POST", "/companies", json={"company_id": "initech", "custom_attributes": {"tier": "gold"}})
+    assert updated.json()["id"] == company["id"]
+    assert updated.json()["name"] == "Initech"
+    assert updated.json()["custom_attributes"] == {"region": "emea", "tier": "gold"}
+    assert len(sandbox.state.companies) == 3
+    renamed = api("POST", "/companies", json={"company_id": "acme", "name": "Acme Corp"})
+    assert renamed.json()["id"] == "c1"
+    assert sandbox.state.companies["c1"].name == "Acme Corp"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"test": "invalid"}, "bad 'test' parameter"),
+        ({"name": "no id"}, None),
+        ({"company_id": "x", "size": "100"}, None),
+        ({"company_id": "x", "custom_attributes": {"paid": True}}, None),
+        ({"company_id": "x", "monthly_spend": 2**31}, None),
+        ({"company_id": "x", "tags": [TRIAL]}, "bad 'tags' parameter"),
+        ("just a string", None),
+    ],
+)
+def test_create_company_rejects_invalid_bodies(
+    sandbox: IntercomSandbox, api: Api, body: Any, message: str | None
+) -> None:
+    assert_error(api("POST", "/companies", json=body), 400, "bad_request", message)
+    assert len(sandbox.state.companies) == 2
+
+
+def test_company_fields_2_11_requires_are_always_sent(sandbox: IntercomSandbox) -> None:
+    required_by_2_11 = {"name", "size", "website", "industry", "last_request_at"}
+    old = Api(sandbox, "2.11")("GET", "/companies/c2").json()
+    assert {key: old[key] for key in required_by_2_11} == {
+        "name": "",
+        "size": 0,
+        "website": "",
+        "industry": "",
+        "last_request_at": 0,
+    }
+    new = Api(sandbox, "2.16")("GET", "/companies/c2").json()
+    assert not required_by_2_11 & new.keys()
+    assert new["company_id"] == "globex"
+
+
+def test_find_a_company_by_company_id_or_name_answers_a_list(api: Api) -> None:
+    for query in ({"company_id": "acme"}, {"name": "Acme"}):
+        response = api("GET", "/companies", params=query)
+        assert response.status_code == 200
+        body = response.json()
+        assert (body["type"], body["total_count"]) == ("list", 1)
+        assert [company["id"] for company in body["data"]] == ["c1"]
+    for query in ({"company_id": "nope"}, {"name": "Nope"}):
+        assert_error(api("GET", "/companies", params=query), 404, "company_not_found", "Company Not Found")
+    assert api("GET", "/companies/c1").json()["company_id"] == "acme"
+    assert_error(api("GET", "/companies/acme"), 404, "company_not_found", "Company Not Found")
+
+
+def test_list_companies_by_tag_pages_by_number(sandbox: IntercomSandbox, api: Api) -> None:
+    for number in range(5):
+        sandbox.state.add_company(id=f"t{number}", company_id=f"tagged-{number}", tags=[VIP])
+    sandbox.state.companies["c1"].tags[TRIAL] = 1
+    pages = [
+        api("GET", "/companies", params={"tag_id": VIP, "per_page": 2, "page": page}).json()
+        for page in (1, 2, 3)
+    ]
+    assert [[company["id"] for company in page["data"]] for page in pages] == [
+        ["t0", "t1"],
+        ["t2", "t3"],
+        ["t4"],
+    ]
+    assert {page["total_count"] for page in pages} == {5}
+    assert [page["pages"] for page in pages] == [
+        {"type": "pages", "page": number, "per_page": 2, "total_pages": 3} for number in (1, 2, 3)
+    ]
+    assert pages[0]["data"][0]["tags"] == {
+        "type": "tag.list",
+        "tags": [{"type": "tag", "id": VIP, "name": "VIP"}],
+    }
+    default = api("GET", "/companies", params={"tag_id": VIP}).json()
+    assert (len(default["data"]), default["pages"]["per_page"]) == (5, 15)
+    assert api("GET", "/companies", params={"tag_id": "999"}).json()["data"] == []
+    assert api("GET", "/companies").json()["total_count"] == 7
+    assert_error(api("GET", "/companies", params={"page": "first"}), 400, "parameter_invalid")
+
+
 # -- search --------------------------------------------------------------------------------------------------
 
 
@@ -373,9 +794,6 @@ def search_ids(api: Api, query: Any, **extra: Any) -> list[str]:
     response = api("POST", "/contacts/search", json={"query": query, **extra})
     assert response.status_code == 200, response.text
     return [contact["id"] for contact in response.json()["data"]]
-
-
-CAROL = "65a000000000000000000003"
 
 
 @pytest.mark.parametrize(
@@ -728,6 +1146,22 @@ def test_request_log_records_each_answer_before_it_is_sent(sandbox: IntercomSand
     assert log[2]["reset_at"] is None  # no rate-limit headers on a 401
 
 
+def test_request_log_keeps_query_strings_and_bodies_of_every_method(
+    sandbox: IntercomSandbox, api: Api
+) -> None:
+    api("GET", "/companies", params=[("tag_id", "6"), ("tag_id", "7"), ("per_page", "2")])
+    api("DELETE", f"/conversations/1001/tags/{VIP}", json={"admin_id": ADMIN})
+    api("PUT", f"/contacts/{ALICE}", json={"name": "A"})
+    api("DELETE", f"/tags/{VIP}")
+    log = sandbox.requests
+    assert [(entry["method"], entry["path"], entry["query"], entry["body"]) for entry in log] == [
+        ("GET", "/companies", {"tag_id": "7", "per_page": "2"}, None),
+        ("DELETE", f"/conversations/1001/tags/{VIP}", {}, {"admin_id": ADMIN}),
+        ("PUT", f"/contacts/{ALICE}", {}, {"name": "A"}),
+        ("DELETE", f"/tags/{VIP}", {}, None),
+    ]
+
+
 def test_every_request_is_logged_by_the_time_its_answer_arrives(sandbox: IntercomSandbox, api: Api) -> None:
     sandbox.inject("500", "drop")
     for number in range(30):
@@ -759,6 +1193,29 @@ def test_demo_seed_loads_with_string_ids() -> None:
     assert all(isinstance(object_id, str) for object_id in every_id)
 
 
+def test_demo_seed_has_a_segment_a_shared_email_and_a_merged_contact() -> None:
+    state = SandboxState(DEMO_SEED)
+    (segment,) = state.segments.values()
+    assert segment.tag_ids == [state.find_tag_by_name("vip").id]  # type: ignore[union-attr]
+    grace = [contact for contact in state.live_contacts() if contact.email == "grace@example.com"]
+    assert sorted((contact.role, contact.external_id) for contact in grace) == [
+        ("lead", None),
+        ("user", "user-007"),
+    ]
+    (merged,) = [contact for contact in state.contacts.values() if contact.merged_into is not None]
+    assert merged.merged_into == "65a000000000000000000001"
+    # The ids earlier demos and tests use are unchanged.
+    assert state.contacts["65a000000000000000000007"].email == "grace@example.com"
+    assert state.contacts["65a000000000000000000001"].email == "alice@example.com"
+    assert {tag.id: tag.name for tag in state.tags.values()} == {
+        "101": "trial",
+        "102": "vip",
+        "103": "beta-tester",
+    }
+    assert set(state.conversations) == {"1001"}
+    assert set(state.tickets) == {"2001"}
+
+
 def test_seed_generates_missing_ids_and_stringifies_given_ones() -> None:
     state = SandboxState(
         {"tags": [{"id": 5, "name": "five"}, {"name": "generated"}], "contacts": [{"tags": [5]}]}
@@ -774,6 +1231,9 @@ def test_seed_generates_missing_ids_and_stringifies_given_ones() -> None:
     [
         {"contacts": [{"tags": ["404"]}]},
         {"tags": [{"id": "1"}]},
+        {"segments": [{"name": "Seg", "tag_ids": ["404"]}]},
+        {"tickets": [{"id": "1", "tags": ["404"]}]},
+        {"contacts": [{"id": "a", "merged_into": "a"}]},
         {"contacts": {"id": "1"}},
         ["not", "a", "mapping"],
     ],
