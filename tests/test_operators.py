@@ -9,6 +9,7 @@ import pytest
 from airflow_provider_intercom.exceptions import (
     IntercomConfigurationError,
     IntercomPartialFailureError,
+    IntercomTagInUseError,
     IntercomTagNotFoundError,
     IntercomUnauthorizedError,
 )
@@ -16,7 +17,11 @@ from airflow_provider_intercom.operators.tags import (
     CreateTagOperator,
     DeleteTagOperator,
     ListTagsOperator,
+    TagCompaniesOperator,
     TagContactsOperator,
+    TagConversationsOperator,
+    TagTicketsOperator,
+    UntagCompaniesOperator,
     UntagContactsOperator,
     chunk_ids,
 )
@@ -352,3 +357,168 @@ def test_chunk_ids():
 def test_chunk_ids_reads_max_map_length(monkeypatch):
     monkeypatch.setenv("AIRFLOW__CORE__MAX_MAP_LENGTH", "10")
     assert len(chunk_ids([str(n) for n in range(1000)], 5)) == 10
+
+
+# -- companies -----------------------------------------------------------------------------------------
+
+
+def add_companies(sandbox, count: int, tags: list[str] | None = None) -> list[tuple[str, str]]:
+    companies = [
+        sandbox.state.add_company(company_id=f"ext-{n}", name=f"Company {n}", tags=tags or [])
+        for n in range(count)
+    ]
+    return [(company.id, company.company_id) for company in companies]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_tag_companies_by_intercom_id_and_your_id(intercom_sandbox, version):
+    companies = add_companies(intercom_sandbox, 5)
+    by_id = [companies[0][0], companies[1][0], "no-such-company"]
+    by_external = [companies[2][1], companies[3][1], "ext-404"]
+    report, _ = run(
+        task(
+            TagCompaniesOperator,
+            tag_name="enterprise",
+            company_ids=by_id,
+            company_external_ids=by_external,
+            batch_size=4,
+            api_version=version,
+            max_failed_ratio=0.5,
+        )
+    )
+    assert_accounted(report)
+    assert report["requested"] == 6
+    assert report["succeeded"] == [companies[0][0], companies[1][0], "ext-2", "ext-3"]
+    assert report["not_found"] == ["no-such-company", "ext-404"]
+    tag = intercom_sandbox.state.find_tag_by_name("enterprise")
+    tagged = {cid for cid, company in intercom_sandbox.state.companies.items() if tag.id in company.tags}
+    assert tagged == {companies[n][0] for n in range(4)}
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_untag_companies_that_left_a_trial(intercom_sandbox, version):
+    trial = intercom_sandbox.state.add_tag("trial")
+    companies = add_companies(intercom_sandbox, 3, tags=[trial.id])
+    report, _ = run(
+        task(
+            UntagCompaniesOperator,
+            tag_name="trial",
+            company_external_ids=[external for _, external in companies[:2]],
+            api_version=version,
+        )
+    )
+    assert_accounted(report)
+    assert report["succeeded"] == ["ext-0", "ext-1"]
+    untag_calls = [entry for entry in intercom_sandbox.requests if entry["method"] == "POST"]
+    assert all(item["untag"] is True for entry in untag_calls for item in entry["body"]["companies"])
+    state = intercom_sandbox.state.companies
+    assert [trial.id in state[intercom_id].tags for intercom_id, _ in companies] == [False, False, True]
+
+
+def test_untag_companies_never_creates_the_tag(intercom_sandbox):
+    add_companies(intercom_sandbox, 1)
+    with pytest.raises(IntercomTagNotFoundError):
+        run(task(UntagCompaniesOperator, tag_name="never-existed", company_external_ids=["ext-0"]))
+    assert writes(intercom_sandbox) == []
+
+
+def test_companies_dry_run_looks_up_and_writes_nothing(intercom_sandbox):
+    companies = add_companies(intercom_sandbox, 2)
+    report, _ = run(
+        task(
+            TagCompaniesOperator,
+            tag_name="enterprise",
+            company_ids=[companies[0][0]],
+            company_external_ids=["ext-1", "ext-404"],
+            dry_run=True,
+            max_failed_ratio=0.5,
+        )
+    )
+    assert_accounted(report)
+    assert report["succeeded"] == [companies[0][0], "ext-1"]
+    assert report["not_found"] == ["ext-404"]
+    assert writes(intercom_sandbox) == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "pattern"),
+    [
+        ({"tag_name": "a"}, "company_ids and company_external_ids are both empty"),
+        ({"tag_name": "a", "company_ids": [""]}, r"company_ids\[0\]=''"),
+        ({"tag_name": "a", "company_ids": ["1"], "batch_size": 100}, "batch_size=100"),
+        ({"tag_name": "a", "tag_id": "1", "company_ids": ["1"]}, "got both"),
+    ],
+)
+def test_companies_bad_input(intercom_sandbox, kwargs, pattern):
+    with pytest.raises(IntercomConfigurationError, match=pattern):
+        run(task(UntagCompaniesOperator, **kwargs))
+    assert intercom_sandbox.requests == []
+
+
+# -- conversations and tickets ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_tag_and_untag_conversations(intercom_sandbox, version):
+    state = intercom_sandbox.state
+    admin = state.primary_admin().id
+    ids = [state.add_conversation().id for _ in range(2)]
+    report, _ = run(
+        task(
+            TagConversationsOperator,
+            conversation_ids=[*ids, "404"],
+            admin_id=admin,
+            tag_name="escalated",
+            api_version=version,
+            max_failed_ratio=0.5,
+        )
+    )
+    assert_accounted(report)
+    assert (report["succeeded"], report["not_found"]) == (ids, ["404"])
+    tag = state.find_tag_by_name("escalated")
+    assert all(tag.id in state.conversations[cid].tags for cid in ids)
+    report, _ = run(
+        task(TagConversationsOperator, conversation_ids=ids, admin_id=admin, tag_id=tag.id, untag=True)
+    )
+    assert report["succeeded"] == ids
+    assert all(tag.id not in state.conversations[cid].tags for cid in ids)
+    deletes = [entry for entry in intercom_sandbox.requests if entry["method"] == "DELETE"]
+    assert [entry["body"] for entry in deletes] == [{"admin_id": admin}] * 2  # the DELETE carries a body
+
+
+@pytest.mark.parametrize("version", ["2.10", "2.16"])
+def test_tag_tickets(intercom_sandbox, version):
+    state = intercom_sandbox.state
+    ticket = state.add_ticket().id
+    report, _ = run(
+        task(
+            TagTicketsOperator,
+            ticket_ids=[ticket],
+            admin_id=state.primary_admin().id,
+            tag_name="billing",
+            api_version=version,
+        )
+    )
+    assert report["succeeded"] == [ticket]
+    assert state.find_tag_by_name("billing").id in state.tickets[ticket].tags
+
+
+def test_ticket_tagging_is_refused_on_2_9_before_any_request(intercom_sandbox):
+    ticket = intercom_sandbox.state.add_ticket().id
+    operator = task(
+        TagTicketsOperator, ticket_ids=[ticket], admin_id="1", tag_name="billing", api_version="2.9"
+    )
+    with pytest.raises(IntercomConfigurationError, match=r"ticket tagging needs Intercom API 2.10 .*'2.9'"):
+        run(operator)
+    assert intercom_sandbox.requests == []
+
+
+# -- delete a tag a segment uses -------------------------------------------------------------------------
+
+
+def test_delete_tag_used_by_a_segment_names_the_segment(intercom_sandbox):
+    tag = intercom_sandbox.state.add_tag("vip")
+    intercom_sandbox.state.add_segment(name="Big spenders", tag_ids=[tag.id])
+    with pytest.raises(IntercomTagInUseError, match=r"Tag 'vip' .* segments use it.*Big spenders"):
+        run(task(DeleteTagOperator, tag_name="vip"))
+    assert intercom_sandbox.state.find_tag_by_name("vip") is not None

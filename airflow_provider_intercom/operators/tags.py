@@ -150,6 +150,41 @@ class _IntercomOperator(BaseOperator):
         return report
 
 
+class _TagTaskOperator(_IntercomOperator):
+    """
+    Base of the operators that apply or remove one tag on many items, and report each item.
+
+    :param tag_name: the tag's name (exactly one of ``tag_name`` and ``tag_id``).
+    :param tag_id: the tag's Intercom id.
+    :param dry_run: resolve and plan, but write nothing (templated).
+    :param max_failed_ratio: the share of items that may end not found or failed before the task
+        fails (0.0: any miss fails the task, after the report is pushed to XCom).
+    """
+
+    def __init__(
+        self,
+        *,
+        tag_name: str | None = None,
+        tag_id: str | None = None,
+        dry_run: bool | str = False,
+        max_failed_ratio: float = 0.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.tag_name = tag_name
+        self.tag_id = tag_id
+        # BaseOperator has a dry_run() method, so the flag is stored under another name.
+        self.is_dry_run = dry_run
+        self.max_failed_ratio = max_failed_ratio
+
+    def _validated_options(self) -> tuple[bool, float]:
+        """Check the tag choice, ``dry_run`` and ``max_failed_ratio``; return the last two."""
+        _exactly_one_tag(self.tag_name, self.tag_id)
+        return validate_flag(self.is_dry_run, "dry_run"), validate_ratio(
+            self.max_failed_ratio, "max_failed_ratio"
+        )
+
+
 def _exactly_one_tag(tag_name: Any, tag_id: Any) -> None:
     if (tag_name is None) == (tag_id is None):
         given = "both" if tag_name is not None else "neither"
@@ -178,18 +213,13 @@ def _apply_each(
             log.info("%s %d/%d %s (%s)", verb, position, len(items), noun, report.counts())
 
 
-class _ContactsOperator(_IntercomOperator):
+class _ContactsOperator(_TagTaskOperator):
     """
-    Shared inputs of the contact operators: ids, emails and external ids, and the report.
+    Shared inputs of the contact operators: ids, emails and external ids.
 
-    :param tag_name: the tag's name (exactly one of ``tag_name`` and ``tag_id``).
-    :param tag_id: the tag's Intercom id.
     :param contact_ids: Intercom contact ids (templated; a list, an XComArg, or a rendered string).
     :param emails: contact emails, resolved through search (templated).
     :param external_ids: contacts' ``external_id`` values, resolved through search (templated).
-    :param dry_run: resolve and plan, but write nothing (templated).
-    :param max_failed_ratio: the share of items that may end not found or failed before the task
-        fails (0.0: any miss fails the task, after the report is pushed to XCom).
     """
 
     template_fields: Sequence[str] = (
@@ -204,29 +234,15 @@ class _ContactsOperator(_IntercomOperator):
     template_fields_renderers = {"contact_ids": "json", "emails": "json", "external_ids": "json"}
 
     def __init__(
-        self,
-        *,
-        tag_name: str | None = None,
-        tag_id: str | None = None,
-        contact_ids: Any = None,
-        emails: Any = None,
-        external_ids: Any = None,
-        dry_run: bool | str = False,
-        max_failed_ratio: float = 0.0,
-        **kwargs: Any,
+        self, *, contact_ids: Any = None, emails: Any = None, external_ids: Any = None, **kwargs: Any
     ) -> None:
         super().__init__(**kwargs)
-        self.tag_name = tag_name
-        self.tag_id = tag_id
         self.contact_ids = contact_ids
         self.emails = emails
         self.external_ids = external_ids
-        # BaseOperator has a dry_run() method, so the flag is stored under another name.
-        self.is_dry_run = dry_run
-        self.max_failed_ratio = max_failed_ratio
 
     def _validated_inputs(self) -> tuple[dict[str, list[str]], bool, float]:
-        _exactly_one_tag(self.tag_name, self.tag_id)
+        dry_run, max_failed_ratio = self._validated_options()
         inputs = {
             "contact_ids": normalize_ids(self.contact_ids, "contact_ids"),
             "emails": normalize_ids(self.emails, "emails"),
@@ -236,11 +252,7 @@ class _ContactsOperator(_IntercomOperator):
             raise IntercomConfigurationError(
                 "Nothing to do: contact_ids, emails and external_ids are all empty or missing"
             )
-        return (
-            inputs,
-            validate_flag(self.is_dry_run, "dry_run"),
-            validate_ratio(self.max_failed_ratio, "max_failed_ratio"),
-        )
+        return inputs, dry_run, max_failed_ratio
 
     def _resolve(self, inputs: dict[str, list[str]]) -> tuple[dict[str, list[str]], dict[str, Any]]:
         """Map every requested item to the contact ids it stands for (none when unresolved)."""
@@ -399,17 +411,13 @@ class UntagContactsOperator(_ContactsOperator):
         return self._finish(context, report, max_failed_ratio, "contacts")
 
 
-class _CompaniesOperator(_IntercomOperator):
+class _CompaniesOperator(_TagTaskOperator):
     """
     Tag or untag companies in bulk through ``POST /tags``.
 
-    :param tag_name: the tag's name (exactly one of ``tag_name`` and ``tag_id``).
-    :param tag_id: the tag's Intercom id.
     :param company_ids: Intercom company ids (templated).
     :param company_external_ids: your ``company_id`` values (templated).
     :param batch_size: companies per bulk call, 1 to 50.
-    :param dry_run: look the companies up, but write nothing (templated).
-    :param max_failed_ratio: the share of items that may end not found or failed before the task fails.
     """
 
     template_fields: Sequence[str] = (
@@ -426,27 +434,18 @@ class _CompaniesOperator(_IntercomOperator):
     def __init__(
         self,
         *,
-        tag_name: str | None = None,
-        tag_id: str | None = None,
         company_ids: Any = None,
         company_external_ids: Any = None,
         batch_size: int = 50,
-        dry_run: bool | str = False,
-        max_failed_ratio: float = 0.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.tag_name = tag_name
-        self.tag_id = tag_id
         self.company_ids = company_ids
         self.company_external_ids = company_external_ids
         self.batch_size = batch_size
-        # BaseOperator has a dry_run() method, so the flag is stored under another name.
-        self.is_dry_run = dry_run
-        self.max_failed_ratio = max_failed_ratio
 
     def execute(self, context: Context) -> dict[str, Any]:
-        _exactly_one_tag(self.tag_name, self.tag_id)
+        dry_run, max_failed_ratio = self._validated_options()
         keyed: dict[str, str] = {}  # item -> "id" (Intercom's) or "company_id" (yours)
         for key, field in (("id", "company_ids"), ("company_id", "company_external_ids")):
             for item in normalize_ids(getattr(self, field), field):
@@ -456,8 +455,6 @@ class _CompaniesOperator(_IntercomOperator):
                 "Nothing to do: company_ids and company_external_ids are both empty"
             )
         batch_size = validate_batch_size(self.batch_size)
-        dry_run = validate_flag(self.is_dry_run, "dry_run")
-        max_failed_ratio = validate_ratio(self.max_failed_ratio, "max_failed_ratio")
         self._check_connection()
         tag = self._tag_by_name_or_id(self.tag_name, self.tag_id, create=not self.untag, dry_run=dry_run)
         report = ItemReport(list(keyed))
@@ -549,54 +546,32 @@ class UntagCompaniesOperator(_CompaniesOperator):
     untag = True
 
 
-class _TicketLikeOperator(_IntercomOperator):
+class _TicketLikeOperator(_TagTaskOperator):
     """
     Tag or untag conversations or tickets, one call each, on behalf of an admin.
 
     :param admin_id: the admin who applies or removes the tag (Intercom requires one).
-    :param tag_name: the tag's name (exactly one of ``tag_name`` and ``tag_id``); created if
-        missing when tagging.
-    :param tag_id: the tag's Intercom id.
-    :param untag: remove the tag instead of applying it.
-    :param dry_run: check the tag, but write nothing (templated).
-    :param max_failed_ratio: the share of items that may end not found or failed before the task fails.
+    :param untag: remove the tag instead of applying it; the tag is then never created.
     """
 
     kind = ""
     ids_field = ""
 
-    def __init__(
-        self,
-        *,
-        admin_id: str,
-        tag_name: str | None = None,
-        tag_id: str | None = None,
-        untag: bool = False,
-        dry_run: bool | str = False,
-        max_failed_ratio: float = 0.0,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, admin_id: str, untag: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.admin_id = admin_id
-        self.tag_name = tag_name
-        self.tag_id = tag_id
         self.untag = untag
-        # BaseOperator has a dry_run() method, so the flag is stored under another name.
-        self.is_dry_run = dry_run
-        self.max_failed_ratio = max_failed_ratio
 
     def _item_call(self, tag_id: str) -> Callable[[str], Any]:
         raise NotImplementedError
 
     def execute(self, context: Context) -> dict[str, Any]:
-        _exactly_one_tag(self.tag_name, self.tag_id)
+        dry_run, max_failed_ratio = self._validated_options()
         items = normalize_ids(getattr(self, self.ids_field), self.ids_field)
         if not items:
             raise IntercomConfigurationError(f"Nothing to do: {self.ids_field} is empty")
         if not isinstance(self.admin_id, str | int) or not str(self.admin_id).strip():
             raise IntercomConfigurationError(f"admin_id={self.admin_id!r} must be a non-empty admin id")
-        dry_run = validate_flag(self.is_dry_run, "dry_run")
-        max_failed_ratio = validate_ratio(self.max_failed_ratio, "max_failed_ratio")
         self._check_connection()
         self._check_version()
         tag = self._tag_by_name_or_id(self.tag_name, self.tag_id, create=not self.untag, dry_run=dry_run)
