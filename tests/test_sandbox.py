@@ -543,6 +543,13 @@ def test_merged_contacts_are_gone_from_lists_searches_and_tag_operations(api: Ap
     assert api("POST", "/contacts", json={"email": "alice@example.com"}).status_code == 200
 
 
+def test_bulk_tagging_treats_a_merged_contact_as_unknown(sandbox: IntercomSandbox, merged: str) -> None:
+    body = {"name": "VIP", "users": [{"id": ALICE}, {"id": merged}]}
+    assert_error(Api(sandbox, "2.15")("POST", "/tags", json=body), 404, "not_found", "User Not Found")
+    assert Api(sandbox, "2.16")("POST", "/tags", json=body).json()["users"] == [{"id": ALICE, "tagged": True}]
+    assert VIP not in sandbox.state.contacts[merged].tags
+
+
 def test_seeded_merges_may_point_forward_and_must_name_existing_contacts() -> None:
     state = SandboxState({"contacts": [{"id": "old", "merged_into": "new"}, {"id": "new"}]})
     assert state.contacts["old"].merged_into == "new"

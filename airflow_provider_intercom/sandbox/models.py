@@ -240,6 +240,8 @@ class SandboxState:
             del self.tags[tag_id]
             for tagged in self._tagged_objects():
                 tagged.tags.pop(tag_id, None)
+                if isinstance(tagged, Taggable):
+                    tagged.applied_by.pop(tag_id, None)
 
     def segments_using_tag(self, tag_id: str) -> list[Segment]:
         """

@@ -259,7 +259,7 @@ def _find_contacts(state: SandboxState, items: list[Any]) -> list[tuple[Contact 
         contact_id = _as_id(item.get("id")) if isinstance(item, dict) else None
         if contact_id is None:
             raise INVALID_TAG_PARAMETERS()
-        found.append((state.contacts.get(contact_id), _untag_flag(item)))
+        found.append((_live_contact(state, contact_id), _untag_flag(item)))
     return found
 
 
@@ -356,10 +356,15 @@ def _tag(state: SandboxState, tag_id: str) -> Tag:
 # -- contacts --------------------------------------------------------------------------------------------
 
 
-def _contact(state: SandboxState, contact_id: str) -> Contact:
+def _live_contact(state: SandboxState, contact_id: str) -> Contact | None:
     # A merged contact is gone: every operation on its old id finds nothing.
     contact = state.contacts.get(contact_id)
-    if contact is None or contact.merged_into is not None:
+    return None if contact is None or contact.merged_into is not None else contact
+
+
+def _contact(state: SandboxState, contact_id: str) -> Contact:
+    contact = _live_contact(state, contact_id)
+    if contact is None:
         raise USER_NOT_FOUND()
     return contact
 
