@@ -857,17 +857,15 @@ def retrieve_companies(state: SandboxState, request: ApiRequest, params: dict[st
     company_id, name = request.query_value("company_id"), request.query_value("name")
     tag_id, segment_id = request.query_value("tag_id"), request.query_value("segment_id")
     if company_id is not None or name is not None:
-        found = next(
-            (
-                company
-                for company in companies
-                if company.company_id == company_id or (name is not None and company.name == name)
-            ),
-            None,
-        )
-        if found is None:
+        # company_id wins when both are given.
+        matches = [
+            company
+            for company in companies
+            if (company.company_id == company_id if company_id is not None else company.name == name)
+        ]
+        if not matches:
             raise COMPANY_NOT_FOUND()
-        companies = [found]
+        companies = matches[:1]
     elif tag_id is not None:
         companies = [company for company in companies if tag_id in company.tags]
     elif segment_id is not None:
