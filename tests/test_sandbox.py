@@ -558,6 +558,9 @@ def test_seeded_merges_may_point_forward_and_must_name_existing_contacts() -> No
         SandboxState({"contacts": [{"id": "old", "merged_into": "missing"}]})
     with pytest.raises(SeedError, match="itself"):
         state.merge_contact("new", "old")
+    with pytest.raises(SeedError, match="no contact"):
+        state.add_contact(id="orphan", merged_into="missing")
+    assert "orphan" not in state.contacts
 
 
 # -- conversations and tickets -------------------------------------------------------------------------------

@@ -297,7 +297,11 @@ class SandboxState:
             self.contacts[contact.id] = contact
             merged_into = _optional_id(record, "merged_into")
             if merged_into is not None:
-                self.merge_contact(contact.id, merged_into)
+                try:
+                    self.merge_contact(contact.id, merged_into)
+                except SeedError:
+                    del self.contacts[contact.id]
+                    raise
             return contact
 
     def merge_contact(self, contact_id: str, into_id: str) -> None:
