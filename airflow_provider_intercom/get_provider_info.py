@@ -27,6 +27,9 @@ def get_provider_info() -> dict[str, Any]:
         "hooks": [
             {"integration-name": "Intercom", "python-modules": ["airflow_provider_intercom.hooks.intercom"]}
         ],
+        "operators": [
+            {"integration-name": "Intercom", "python-modules": ["airflow_provider_intercom.operators.tags"]}
+        ],
         "connection-types": [
             {
                 "connection-type": "intercom",

@@ -82,3 +82,18 @@ def test_airflow_providers_hooks_shows_intercom_without_warning():
     assert hooks["intercom"]["package_name"] == "airflow-provider-intercom"
     noise = [line for line in result.stderr.splitlines() if "intercom" in line.lower()]
     assert noise == []
+
+
+def test_declared_modules_import():
+    import importlib
+
+    info = get_provider_info()
+    modules = [
+        module
+        for kind in ("hooks", "operators")
+        for entry in info[kind]
+        for module in entry["python-modules"]
+    ]
+    assert modules
+    for module in modules:
+        importlib.import_module(module)

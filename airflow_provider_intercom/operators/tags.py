@@ -292,18 +292,27 @@ class TagContactsOperator(_ContactsOperator):
     """
     Tag contacts in bulk, by Intercom id, email or external id.
 
-    Emails and external ids are resolved through search first (one email may match a user and a
-    lead: both are tagged). Contacts are tagged through ``POST /tags`` in batches of
-    ``batch_size``. Up to API 2.15 one unknown id fails a whole batch with 404: the operator then
-    finds the unknown ids and tags every known contact anyway. From 2.16 it reads Intercom's
-    per-id results.
+    Emails and external ids are resolved through search first. Contacts are tagged through
+    ``POST /tags`` in batches of ``batch_size``. Up to API 2.15 one unknown id fails a whole batch
+    with 404: the operator then finds the unknown ids and still tags every known contact. From
+    2.16 it reads Intercom's per-id results. Returns the per-item report (see the module docs).
 
-    :param create_tag_if_missing: create the tag when no tag has ``tag_name``.
+    :param tag_name: the tag's name (exactly one of ``tag_name`` and ``tag_id``; templated).
+    :param tag_id: the tag's Intercom id (templated).
+    :param contact_ids: Intercom contact ids (templated: a list, an XComArg, a JSON list or a
+        comma-separated string; duplicates are dropped).
+    :param emails: contact emails, resolved through search; one email may match several contacts
+        (a user and a lead), and then all of them are changed (templated).
+    :param external_ids: your ``external_id`` values, resolved through search (templated).
+    :param create_tag_if_missing: create the tag when no tag has ``tag_name`` (never in a dry run).
     :param batch_size: contacts per bulk call, 1 to 50.
-
-    The other parameters are those of every contact operator: ``tag_name``/``tag_id``,
-    ``contact_ids``, ``emails``, ``external_ids``, ``dry_run``, ``max_failed_ratio``,
-    ``intercom_conn_id``, ``api_version`` and ``region``.
+    :param dry_run: resolve and plan, but write nothing; ``succeeded`` then lists what would be
+        written (templated, so ``"{{ params.dry_run }}"`` works).
+    :param max_failed_ratio: the share of items that may end ``not_found`` or ``failed`` before the
+        task fails; 0.0 (the default) fails it on any miss, after pushing the report to XCom.
+    :param intercom_conn_id: the Airflow connection to use.
+    :param api_version: overrides the connection's ``api_version`` extra.
+    :param region: overrides the connection's ``region`` extra (us, eu or au).
     """
 
     def __init__(self, *, create_tag_if_missing: bool = True, batch_size: int = 50, **kwargs: Any) -> None:
@@ -384,8 +393,22 @@ class UntagContactsOperator(_ContactsOperator):
     """
     Remove a tag from contacts, one call per contact (Intercom has no bulk untag for contacts).
 
-    Takes the same inputs and returns the same report as :class:`TagContactsOperator`. The tag
-    must exist; it is never created.
+    The tag must exist; it is never created. Returns the per-item report (see the module docs).
+
+    :param tag_name: the tag's name (exactly one of ``tag_name`` and ``tag_id``; templated).
+    :param tag_id: the tag's Intercom id (templated).
+    :param contact_ids: Intercom contact ids (templated: a list, an XComArg, a JSON list or a
+        comma-separated string; duplicates are dropped).
+    :param emails: contact emails, resolved through search; one email may match several contacts
+        (a user and a lead), and then all of them are changed (templated).
+    :param external_ids: your ``external_id`` values, resolved through search (templated).
+    :param dry_run: resolve and plan, but write nothing; ``succeeded`` then lists what would be
+        written (templated, so ``"{{ params.dry_run }}"`` works).
+    :param max_failed_ratio: the share of items that may end ``not_found`` or ``failed`` before the
+        task fails; 0.0 (the default) fails it on any miss, after pushing the report to XCom.
+    :param intercom_conn_id: the Airflow connection to use.
+    :param api_version: overrides the connection's ``api_version`` extra.
+    :param region: overrides the connection's ``region`` extra (us, eu or au).
     """
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -529,9 +552,24 @@ class _CompaniesOperator(_TagTaskOperator):
 
 class TagCompaniesOperator(_CompaniesOperator):
     """
-    Tag companies in bulk, by Intercom id or by your ``company_id``; the tag is created if missing.
+    Tag companies in bulk through ``POST /tags``, by Intercom id or by your ``company_id``.
 
-    See :class:`_CompaniesOperator` for the parameters and the report.
+    The tag is created if missing. Up to API 2.15 one unknown company fails a batch with 404, so
+    the batch is split until the unknown ones are found; from 2.16 Intercom's per-company results
+    are read. A dry run looks every company up and writes nothing. Returns the per-item report.
+
+    :param tag_name: the tag's name (exactly one of ``tag_name`` and ``tag_id``; templated).
+    :param tag_id: the tag's Intercom id (templated).
+    :param company_ids: Intercom company ids (templated).
+    :param company_external_ids: your ``company_id`` values (templated).
+    :param batch_size: companies per bulk call, 1 to 50.
+    :param dry_run: resolve and plan, but write nothing; ``succeeded`` then lists what would be
+        written (templated, so ``"{{ params.dry_run }}"`` works).
+    :param max_failed_ratio: the share of items that may end ``not_found`` or ``failed`` before the
+        task fails; 0.0 (the default) fails it on any miss, after pushing the report to XCom.
+    :param intercom_conn_id: the Airflow connection to use.
+    :param api_version: overrides the connection's ``api_version`` extra.
+    :param region: overrides the connection's ``region`` extra (us, eu or au).
     """
 
 
@@ -539,8 +577,21 @@ class UntagCompaniesOperator(_CompaniesOperator):
     """
     Remove a tag from companies in bulk (``untag: true``), by Intercom id or by your ``company_id``.
 
-    Companies that left a trial, say. The tag must exist; it is never created. See
-    :class:`_CompaniesOperator` for the parameters and the report.
+    For companies that left a trial, say. The tag must exist; it is never created. Otherwise it
+    works as :class:`TagCompaniesOperator`. Returns the per-item report.
+
+    :param tag_name: the tag's name (exactly one of ``tag_name`` and ``tag_id``; templated).
+    :param tag_id: the tag's Intercom id (templated).
+    :param company_ids: Intercom company ids (templated).
+    :param company_external_ids: your ``company_id`` values (templated).
+    :param batch_size: companies per bulk call, 1 to 50.
+    :param dry_run: resolve and plan, but write nothing; ``succeeded`` then lists what would be
+        written (templated, so ``"{{ params.dry_run }}"`` works).
+    :param max_failed_ratio: the share of items that may end ``not_found`` or ``failed`` before the
+        task fails; 0.0 (the default) fails it on any miss, after pushing the report to XCom.
+    :param intercom_conn_id: the Airflow connection to use.
+    :param api_version: overrides the connection's ``api_version`` extra.
+    :param region: overrides the connection's ``region`` extra (us, eu or au).
     """
 
     untag = True
@@ -592,11 +643,20 @@ class _TicketLikeOperator(_TagTaskOperator):
 
 class TagConversationsOperator(_TicketLikeOperator):
     """
-    Tag (or, with ``untag=True``, untag) conversations, one call each.
+    Tag (or, with ``untag=True``, untag) conversations, one call each. Returns the per-item report.
 
     :param conversation_ids: conversation ids (templated).
-
-    See :class:`_TicketLikeOperator` for the other parameters.
+    :param admin_id: the admin who applies or removes the tag (Intercom requires one; templated).
+    :param untag: remove the tag instead of applying it; the tag is then never created.
+    :param tag_name: the tag's name (exactly one of ``tag_name`` and ``tag_id``; templated).
+    :param tag_id: the tag's Intercom id (templated).
+    :param dry_run: resolve and plan, but write nothing; ``succeeded`` then lists what would be
+        written (templated, so ``"{{ params.dry_run }}"`` works).
+    :param max_failed_ratio: the share of items that may end ``not_found`` or ``failed`` before the
+        task fails; 0.0 (the default) fails it on any miss, after pushing the report to XCom.
+    :param intercom_conn_id: the Airflow connection to use.
+    :param api_version: overrides the connection's ``api_version`` extra.
+    :param region: overrides the connection's ``region`` extra (us, eu or au).
     """
 
     template_fields: Sequence[str] = (
@@ -623,9 +683,20 @@ class TagTicketsOperator(_TicketLikeOperator):
     """
     Tag (or, with ``untag=True``, untag) tickets, one call each; needs API 2.10 or later.
 
-    :param ticket_ids: ticket ids (templated).
+    An older ``api_version`` is refused before any request. Returns the per-item report.
 
-    See :class:`_TicketLikeOperator` for the other parameters.
+    :param ticket_ids: ticket ids (templated).
+    :param admin_id: the admin who applies or removes the tag (Intercom requires one; templated).
+    :param untag: remove the tag instead of applying it; the tag is then never created.
+    :param tag_name: the tag's name (exactly one of ``tag_name`` and ``tag_id``; templated).
+    :param tag_id: the tag's Intercom id (templated).
+    :param dry_run: resolve and plan, but write nothing; ``succeeded`` then lists what would be
+        written (templated, so ``"{{ params.dry_run }}"`` works).
+    :param max_failed_ratio: the share of items that may end ``not_found`` or ``failed`` before the
+        task fails; 0.0 (the default) fails it on any miss, after pushing the report to XCom.
+    :param intercom_conn_id: the Airflow connection to use.
+    :param api_version: overrides the connection's ``api_version`` extra.
+    :param region: overrides the connection's ``region`` extra (us, eu or au).
     """
 
     template_fields: Sequence[str] = (
