@@ -184,3 +184,16 @@ def test_ticket_tags_refused_before_2_10(intercom_sandbox, method):
     ):
         getattr(hook, method)("1", "2", "3")
     assert intercom_sandbox.requests == []
+
+
+def test_count_contacts_with_tag(intercom_sandbox):
+    state = intercom_sandbox.state
+    tag = state.add_tag("churn-risk")
+    for n in range(5):
+        state.add_contact(email=f"c{n}@example.com", tags=[tag.id] if n < 3 else [])
+    assert IntercomHook().count_contacts_with_tag(tag.id) == 3
+    (search,) = calls(intercom_sandbox, "POST", "/contacts/search")
+    assert search["body"] == {
+        "query": {"field": "tag_id", "operator": "=", "value": tag.id},
+        "pagination": {"per_page": 1},
+    }

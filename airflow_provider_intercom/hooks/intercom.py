@@ -623,6 +623,16 @@ class IntercomHook(BaseHook):
             seen_cursors.add(cursor)
             pagination = {"per_page": per_page, "starting_after": cursor}
 
+    def count_contacts_with_tag(self, tag_id: str) -> int:
+        """
+        Return how many contacts carry a tag: one search (``tag_id =``), reading ``total_count``.
+
+        :param tag_id: the tag's Intercom id.
+        """
+        query = {"field": "tag_id", "operator": "=", "value": _plain_id(tag_id, "tag_id")}
+        page = self._request("POST", "/contacts/search", json={"query": query, "pagination": {"per_page": 1}})
+        return int(page.get("total_count") or 0)
+
     def list_contact_tags(self, contact_id: str) -> list[dict[str, Any]]:
         """
         Return the tags a contact carries (``GET /contacts/{id}/tags``).
