@@ -13,8 +13,14 @@ import pytest
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout, TaskDeferred
 
 from airflow_provider_intercom.exceptions import (
+    IntercomBadRequestError,
     IntercomConfigurationError,
     IntercomError,
+    IntercomForbiddenError,
+    IntercomInvalidResponseError,
+    IntercomRateLimitError,
+    IntercomServerError,
+    IntercomTransportError,
     IntercomUnauthorizedError,
 )
 from airflow_provider_intercom.sensors.tags import IntercomTagSensor
@@ -115,6 +121,49 @@ def test_unauthorized_fails_at_once(intercom_sandbox, monkeypatch):
     with pytest.raises(IntercomUnauthorizedError, match="401 unauthorized"):
         sensor(tag_name="churn-risk").poke({})
     assert len(intercom_sandbox.requests) == 1  # neither retried nor poked again
+
+
+class FailingHook:
+    """Stands in for the hook where the sandbox cannot answer that way (403, 400 on GET /tags)."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+        self.calls = 0
+
+    def find_tag_by_name(self, name: str) -> None:
+        self.calls += 1
+        raise self.error
+
+
+FATAL = [
+    IntercomForbiddenError(403, "forbidden", "Token lacks read_tags", method="GET", path="/tags"),
+    IntercomBadRequestError(400, "parameter_invalid", "Bad request", method="GET", path="/tags"),
+    IntercomConfigurationError("region='mars' is not an Intercom region"),
+]
+TRANSIENT = [
+    IntercomServerError(502, "server_error", "Bad Gateway", method="GET", path="/tags"),
+    IntercomRateLimitError(429, "rate_limit_exceeded", "Too many", method="GET", path="/tags"),
+    IntercomTransportError("GET", "/tags", "connection failed (ConnectionError)"),
+    IntercomInvalidResponseError(200, None, "body is not JSON (text/html)", method="GET", path="/tags"),
+]
+
+
+@pytest.mark.parametrize("error", FATAL, ids=lambda error: type(error).__name__)
+def test_fatal_errors_fail_the_poke(error, capfd):
+    wait = sensor(tag_name="churn-risk")
+    wait.hook = FailingHook(error)  # type: ignore[assignment]
+    with pytest.raises(type(error)):
+        wait.poke({})
+    assert f"Stopped waiting for tag 'churn-risk': {error} ({type(error).__name__})" in capfd.readouterr().out
+
+
+@pytest.mark.parametrize("error", TRANSIENT, ids=lambda error: type(error).__name__)
+def test_transient_errors_mean_not_yet(error):
+    wait = sensor(tag_name="churn-risk")
+    wait.hook = FailingHook(error)  # type: ignore[assignment]
+    assert not wait.poke({}).is_done
+    assert not wait.poke({}).is_done
+    assert wait.hook.calls == 2
 
 
 @pytest.mark.parametrize(

@@ -172,3 +172,25 @@ def test_the_event_loop_keeps_running_while_the_hook_waits(intercom_sandbox):
     gaps = [later - earlier for earlier, later in zip(ticks, ticks[1:], strict=False)]
     assert len(ticks) >= 20
     assert max(gaps) < 0.15  # a blocked loop would stall the ticker for a whole 0.2 s answer
+
+
+def test_forbidden_yields_an_error_event(monkeypatch):
+    from airflow_provider_intercom.exceptions import IntercomForbiddenError
+    from airflow_provider_intercom.triggers import tags
+
+    class ForbiddenHook:  # the sandbox has no 403 on GET /tags
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+        def find_tag_by_name(self, name: str) -> None:
+            raise IntercomForbiddenError(
+                403, "forbidden", "Token lacks read_tags", method="GET", path="/tags"
+            )
+
+    monkeypatch.setattr(tags, "IntercomHook", ForbiddenHook)
+    assert run(trigger(tag_name="churn-risk")) == [
+        {
+            "status": "error",
+            "message": "IntercomForbiddenError: 403 forbidden: Token lacks read_tags (GET /tags)",
+        }
+    ]

@@ -160,9 +160,10 @@ class IntercomTagSensor(BaseSensorOperator):
             tag = check_tag(self.hook, condition, self.log)
         except IntercomError as error:
             self.log.error(
-                "Stopped waiting for %s: Intercom refused the check (%s); poking again would not help",
+                "Stopped waiting for %s: %s (%s); poking again would not help",
                 condition.describe_tag(),
                 error,
+                type(error).__name__,
             )
             raise
         return PokeReturnValue(is_done=tag is not None, xcom_value=tag)

@@ -19,6 +19,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from airflow_provider_intercom.exceptions import IntercomConfigurationError, IntercomNotFoundError
 from airflow_provider_intercom.hooks.intercom import _TRANSIENT_ERRORS, IntercomHook
 from airflow_provider_intercom.operators._plan import tag_summary
+from airflow_provider_intercom.operators.tags import _exactly_one_tag
 
 __all__ = ["TRANSIENT_ERRORS", "IntercomTagTrigger", "TagCondition", "check_tag"]
 
@@ -67,9 +68,7 @@ class TagCondition:
         :param min_tagged_contacts: the least number of contacts that must carry the tag.
         :raises IntercomConfigurationError: naming the field that is wrong.
         """
-        if (tag_name is None) == (tag_id is None):
-            given = "both" if tag_name is not None else "neither"
-            raise IntercomConfigurationError(f"Give exactly one of tag_name and tag_id (got {given})")
+        _exactly_one_tag(tag_name, tag_id)  # the operators' rule and wording
         return cls(
             tag_name=_optional_text(tag_name, "tag_name"),
             tag_id=_optional_text(tag_id, "tag_id"),
