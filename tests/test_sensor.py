@@ -192,6 +192,10 @@ def test_bad_connection_settings_fail_before_any_request(intercom_sandbox):
         sensor(tag_name="a", region="mars").execute({})
     with pytest.raises(IntercomConfigurationError, match="hook_params"):
         sensor(tag_name="a", hook_params=["max_retries"]).execute({})
+    with pytest.raises(
+        IntercomConfigurationError, match="hook_params=.*unexpected keyword argument 'retries'"
+    ):
+        sensor(tag_name="a", hook_params={"retries": 1}).execute({})
     assert intercom_sandbox.requests == []
 
 

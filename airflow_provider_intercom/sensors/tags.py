@@ -106,9 +106,13 @@ class IntercomTagSensor(BaseSensorOperator):
     @cached_property
     def hook(self) -> IntercomHook:
         """The hook for this task's connection, region, version and ``hook_params``."""
-        return IntercomHook(
-            self.intercom_conn_id, region=self.region, api_version=self.api_version, **self._hook_params()
-        )
+        params = self._hook_params()
+        try:
+            return IntercomHook(
+                self.intercom_conn_id, region=self.region, api_version=self.api_version, **params
+            )
+        except TypeError as error:
+            raise IntercomConfigurationError(f"hook_params={params!r}: {error}") from error
 
     def _hook_params(self) -> dict[str, Any]:
         if self.hook_params is None:
@@ -125,7 +129,7 @@ class IntercomTagSensor(BaseSensorOperator):
         )
 
     def execute(self, context: Context) -> Any:
-        self._condition()
+        condition = self._condition()
         # Resolves token, region and version now, so a bad one fails before any request.
         _ = self.hook.settings
         if not self.deferrable:
@@ -135,7 +139,6 @@ class IntercomTagSensor(BaseSensorOperator):
         if first.is_done:
             self.log.info("The condition already holds: not deferring")
             return first.xcom_value
-        condition = self._condition()
         self.defer(
             trigger=IntercomTagTrigger(
                 tag_name=condition.tag_name,
