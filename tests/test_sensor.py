@@ -287,9 +287,16 @@ def dag_bag():
 
 
 def xcoms(run_id: str) -> dict[str, Any]:
-    from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
+    try:
+        from airflow.models.xcom import XComModel
+    except ImportError:  # Airflow 2: the ORM row deserialises its value when loaded
+        from airflow.models.xcom import XCom
+
+        with create_session() as session:
+            rows = session.query(XCom).filter(XCom.run_id == run_id, XCom.key == "return_value")
+            return {row.task_id: row.value for row in rows}
     with create_session() as session:
         rows = session.query(XComModel).filter(XComModel.run_id == run_id, XComModel.key == "return_value")
         return {row.task_id: XComModel.deserialize_value(row) for row in rows}
@@ -310,12 +317,17 @@ def reschedules(run_id: str) -> int:
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        return (
-            session.query(TaskReschedule)
-            .join(TaskInstance, TaskInstance.id == TaskReschedule.ti_id)
-            .filter(TaskInstance.run_id == run_id)
-            .count()
-        )
+        query = session.query(TaskReschedule)
+        if hasattr(TaskReschedule, "ti_id"):  # Airflow 3 keys reschedules by task instance id
+            query = query.join(TaskInstance, TaskInstance.id == TaskReschedule.ti_id)
+            return query.filter(TaskInstance.run_id == run_id).count()
+        return query.filter(TaskReschedule.run_id == run_id).count()
+
+
+def task_log(capfd, caplog) -> str:
+    """Airflow 3 sends task and trigger logs through structlog to the process output; Airflow 2, logging."""
+    output = capfd.readouterr()
+    return output.out + output.err + caplog.text
 
 
 def tag_after_first_lookup(sandbox, name: str, contacts: int = 0) -> threading.Thread:
@@ -337,7 +349,7 @@ def tag_after_first_lookup(sandbox, name: str, contacts: int = 0) -> threading.T
     ("dag_id", "contacts"),
     [("intercom_sensor_poke", 0), ("intercom_sensor_reschedule", 0), ("intercom_sensor_deferrable", 2)],
 )
-def test_dag_run_waits_for_the_tag(dag_bag, intercom_sandbox, capfd, dag_id, contacts):
+def test_dag_run_waits_for_the_tag(dag_bag, intercom_sandbox, capfd, caplog, dag_id, contacts):
     creator = tag_after_first_lookup(intercom_sandbox, "churn-risk", contacts)
     dag_run = dag_bag.get_dag(dag_id).test()
     creator.join(timeout=5)
@@ -354,13 +366,12 @@ def test_dag_run_waits_for_the_tag(dag_bag, intercom_sandbox, capfd, dag_id, con
     if dag_id == "intercom_sensor_reschedule":
         assert reschedules(dag_run.run_id) >= 1  # the worker slot was given back between pokes
     if dag_id == "intercom_sensor_deferrable":
-        out = capfd.readouterr().out
-        assert "running trigger in line" in out
-        assert "has 2 of 2 contacts [airflow_provider_intercom.triggers.tags.IntercomTagTrigger]" in out
+        # The task deferred and resumed: only execute_complete() logs this line.
+        assert f"Success criteria met: {expected}" in task_log(capfd, caplog)
 
 
 @pytest.mark.parametrize("dag_id", ["intercom_sensor_poke_timeout", "intercom_sensor_deferrable_timeout"])
-def test_dag_run_times_out_when_the_tag_never_comes(dag_bag, intercom_sandbox, capfd, dag_id):
+def test_dag_run_times_out_when_the_tag_never_comes(dag_bag, intercom_sandbox, capfd, caplog, dag_id):
     started = time.monotonic()
     dag_run = dag_bag.get_dag(dag_id).test()
     assert dag_run.state == "failed"
@@ -368,4 +379,4 @@ def test_dag_run_times_out_when_the_tag_never_comes(dag_bag, intercom_sandbox, c
     assert "wait" not in xcoms(dag_run.run_id)
     assert tag_lookups(intercom_sandbox) >= 3  # polled every 0.3 s for the 1 s timeout
     assert time.monotonic() - started < 20
-    assert "AirflowSensorTimeout: Sensor has timed out" in capfd.readouterr().out
+    assert "AirflowSensorTimeout: Sensor has timed out" in task_log(capfd, caplog)
