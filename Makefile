@@ -14,6 +14,7 @@ export INTERCOM_OPENAPI_DIR
 # Keep Airflow's files (airflow.cfg, SQLite DB, logs) inside the project, git-ignored.
 export AIRFLOW_HOME ?= $(CURDIR)/airflow_home
 export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
+export AIRFLOW__CORE__DAGS_FOLDER ?= $(CURDIR)/example_dags
 
 SANDBOX_PORT ?= 0
 DEMO_TOKEN := demo-sandbox-token
@@ -43,8 +44,9 @@ pytest: install
 test: lint typecheck pytest
 
 demo: install
+	@mkdir -p $(AIRFLOW_HOME)
 	$(BIN)/python -m airflow_provider_intercom.sandbox --port 0 --token $(DEMO_TOKEN) --seed demo -- \
-		$(BIN)/python example_dags/quickstart_hook.py
+		$(BIN)/python example_dags/demo/run_demo.py
 
 sandbox: install
 	$(BIN)/python -m airflow_provider_intercom.sandbox --host 127.0.0.1 --port $(or $(filter-out 0,$(SANDBOX_PORT)),8111) \

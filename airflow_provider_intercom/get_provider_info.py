@@ -30,6 +30,12 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {"integration-name": "Intercom", "python-modules": ["airflow_provider_intercom.operators.tags"]}
         ],
+        "sensors": [
+            {"integration-name": "Intercom", "python-modules": ["airflow_provider_intercom.sensors.tags"]}
+        ],
+        "triggers": [
+            {"integration-name": "Intercom", "python-modules": ["airflow_provider_intercom.triggers.tags"]}
+        ],
         "connection-types": [
             {
                 "connection-type": "intercom",

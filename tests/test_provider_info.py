@@ -90,7 +90,7 @@ def test_declared_modules_import():
     info = get_provider_info()
     modules = [
         module
-        for kind in ("hooks", "operators")
+        for kind in ("hooks", "operators", "sensors", "triggers")
         for entry in info[kind]
         for module in entry["python-modules"]
     ]

@@ -1,0 +1,84 @@
+"""The example DAGs: they import cleanly and run end to end against the seeded sandbox."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.test_dag_runs import DEMO_SEED, xcoms
+
+EXAMPLE_DAGS = Path(__file__).parents[1] / "example_dags"
+WRITES = {"POST", "PUT", "DELETE"}
+
+
+@pytest.fixture
+def seeded_sandbox(intercom_sandbox):
+    intercom_sandbox.state.load_seed(DEMO_SEED)
+    return intercom_sandbox
+
+
+def test_example_dags_import_without_errors():
+    from airflow.models import DagBag
+
+    bag = DagBag(dag_folder=str(EXAMPLE_DAGS))
+    assert bag.import_errors == {}
+    assert set(bag.dag_ids) == {"intercom_warehouse_export", "intercom_crm_hygiene", "intercom_bulk_mapped"}
+
+
+def contacts_with(sandbox, tag_name: str) -> set[str]:
+    tag = sandbox.state.find_tag_by_name(tag_name)
+    return {contact.id for contact in sandbox.state.live_contacts() if tag and tag.id in contact.tags}
+
+
+def test_crm_hygiene_end_to_end(dag_bag, seeded_sandbox):
+    export_run = dag_bag.get_dag("intercom_warehouse_export").test()
+    assert export_run.state == "success"
+    run = dag_bag.get_dag("intercom_crm_hygiene").test()
+    assert run.state == "success"
+
+    state = seeded_sandbox.state
+    emails = {contact.id: contact.email for contact in state.live_contacts()}
+    tagged = contacts_with(seeded_sandbox, "churn-risk")
+    assert sorted(emails[contact_id] for contact_id in tagged) == [
+        "alice@example.com",
+        "carol@example.com",
+        "dave@example.com",
+        "grace@example.com",  # the lead
+        "grace@example.com",  # and the user with the same email
+    ]
+    trial = state.find_tag_by_name("trial")
+    assert {company.company_id for company in state.companies.values() if trial.id in company.tags} == set()
+
+    values = xcoms(run.run_id)
+    report = values[("tag_churn_risk", -1)]
+    assert report["not_found"] == ["left-last-year@example.com"]
+    assert report["resolved"]["ambiguous"]["emails"] == ["grace@example.com"]
+    assert values[("untag_converted_trials", -1)]["succeeded"] == ["initech", "globex"]
+    assert values[("wait_for_churn_risk", -1)]["tagged_contacts"] == 5
+
+
+def test_crm_hygiene_dry_run_writes_nothing(dag_bag, seeded_sandbox):
+    assert dag_bag.get_dag("intercom_warehouse_export").test().state == "success"
+    run = dag_bag.get_dag("intercom_crm_hygiene").test(run_conf={"dry_run": True})
+    assert run.state == "success"
+    writes = [entry for entry in seeded_sandbox.requests if entry["method"] in WRITES]
+    assert [entry["path"] for entry in writes] == ["/contacts/search"] * len(writes)  # reads only
+    assert contacts_with(seeded_sandbox, "churn-risk") == set()
+    plan = xcoms(run.run_id)[("tag_churn_risk", -1)]
+    assert plan["dry_run"] is True
+    assert plan["tag"] == {"type": "tag", "id": None, "name": "churn-risk"}
+    assert len(plan["succeeded"]) == 4
+
+
+def test_bulk_mapped_tags_every_user(dag_bag, seeded_sandbox):
+    state = seeded_sandbox.state
+    for n in range(1100):
+        state.add_contact(email=f"bulk{n}@example.com", role="user")
+    users = {contact.id for contact in state.live_contacts() if contact.role == "user"}
+    run = dag_bag.get_dag("intercom_bulk_mapped").test()
+    assert run.state == "success"
+    assert contacts_with(seeded_sandbox, "newsletter") == users
+    reports = {key: value for key, value in xcoms(run.run_id).items() if key[0] == "tag_users"}
+    assert sorted(index for _, index in reports) == [0, 1, 2]  # 1,106 users in chunks of 500
+    assert sum(report["requested"] for report in reports.values()) == len(users)
