@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
+
+from tests.airflow_runs import xcoms
 
 DEMO_SEED = Path(__file__).parents[1] / "airflow_provider_intercom" / "sandbox" / "demo_seed.json"
 
@@ -14,15 +15,6 @@ DEMO_SEED = Path(__file__).parents[1] / "airflow_provider_intercom" / "sandbox" 
 def seeded_sandbox(intercom_sandbox):
     intercom_sandbox.state.load_seed(DEMO_SEED)
     return intercom_sandbox
-
-
-def xcoms(run_id: str) -> dict[tuple[str, int], Any]:
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        rows = session.query(XComModel).filter(XComModel.run_id == run_id, XComModel.key == "return_value")
-        return {(row.task_id, row.map_index): XComModel.deserialize_value(row) for row in rows}
 
 
 def test_tag_tasks_run_end_to_end(dag_bag, seeded_sandbox):

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_dag_runs import DEMO_SEED, xcoms
+from tests.airflow_runs import xcoms
+from tests.test_dag_runs import DEMO_SEED
 
 EXAMPLE_DAGS = Path(__file__).parents[1] / "example_dags"
 WRITES = {"POST", "PUT", "DELETE"}

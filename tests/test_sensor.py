@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from datetime import timedelta
@@ -25,6 +24,7 @@ from airflow_provider_intercom.exceptions import (
 )
 from airflow_provider_intercom.sensors.tags import IntercomTagSensor
 from airflow_provider_intercom.triggers.tags import IntercomTagTrigger
+from tests.airflow_runs import xcoms
 
 NO_RETRIES = {"max_retries": 0}
 
@@ -275,33 +275,6 @@ def test_execute_complete_returns_the_tag_or_fails_clearly():
 # -- real DAG runs (dag.test(): SQLite metadata DB, the trigger runs inline) ------------------------------
 
 
-@pytest.fixture(scope="session")
-def dag_bag():
-    from airflow.models import DagBag
-    from airflow.utils import db
-
-    db.initdb()
-    bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
-    assert {path: error for path, error in bag.import_errors.items() if "intercom_sensor_dags" in path} == {}
-    return bag
-
-
-def xcoms(run_id: str) -> dict[str, Any]:
-    from airflow.utils.session import create_session
-
-    try:
-        from airflow.models.xcom import XComModel
-    except ImportError:  # Airflow 2: the ORM row deserialises its value when loaded
-        from airflow.models.xcom import XCom
-
-        with create_session() as session:
-            rows = session.query(XCom).filter(XCom.run_id == run_id, XCom.key == "return_value")
-            return {row.task_id: row.value for row in rows}
-    with create_session() as session:
-        rows = session.query(XComModel).filter(XComModel.run_id == run_id, XComModel.key == "return_value")
-        return {row.task_id: XComModel.deserialize_value(row) for row in rows}
-
-
 def task_states(run_id: str) -> dict[str, str]:
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
@@ -358,7 +331,7 @@ def test_dag_run_waits_for_the_tag(dag_bag, intercom_sandbox, capfd, caplog, dag
     expected = {"type": "tag", "id": tag.id, "name": "churn-risk"}
     if contacts:
         expected["tagged_contacts"] = contacts
-    values = xcoms(dag_run.run_id)
+    values = {task_id: value for (task_id, _), value in xcoms(dag_run.run_id).items()}
     assert values["wait"] == expected
     assert values["use_tag"] == f"churn-risk#{tag.id}"  # the downstream task read the sensor's XCom
     # The first look found nothing, so the sensor (or, once deferred, its trigger) looked again.
@@ -376,7 +349,7 @@ def test_dag_run_times_out_when_the_tag_never_comes(dag_bag, intercom_sandbox, c
     dag_run = dag_bag.get_dag(dag_id).test()
     assert dag_run.state == "failed"
     assert task_states(dag_run.run_id) == {"wait": "failed", "use_tag": "upstream_failed"}
-    assert "wait" not in xcoms(dag_run.run_id)
+    assert ("wait", -1) not in xcoms(dag_run.run_id)
     assert tag_lookups(intercom_sandbox) >= 3  # polled every 0.3 s for the 1 s timeout
     assert time.monotonic() - started < 20
     assert "AirflowSensorTimeout: Sensor has timed out" in task_log(capfd, caplog)

@@ -38,7 +38,8 @@ DEFAULT_API_VERSION = "2.11"
 # Every 2.x version Intercom has published, and Preview (called Unstable until April 2026).
 SUPPORTED_API_VERSIONS: tuple[str, ...] = (*(f"2.{minor}" for minor in range(17)), "Preview")
 
-_TRANSIENT_ERRORS = (
+# What the request path retries; a sensor also treats these as "not yet" once the retries are spent.
+TRANSIENT_ERRORS = (
     IntercomServerError,
     IntercomRateLimitError,
     IntercomInvalidResponseError,
@@ -280,7 +281,7 @@ class IntercomHook(BaseHook):
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.max_retries + 1),
             wait=self._retry_wait,
-            retry=tenacity.retry_if_exception_type(_TRANSIENT_ERRORS),
+            retry=tenacity.retry_if_exception_type(TRANSIENT_ERRORS),
             before_sleep=self._log_retry,
             reraise=True,
         )

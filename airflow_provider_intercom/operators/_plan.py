@@ -228,6 +228,21 @@ def validate_flag(value: Any, field: str) -> bool:
     raise IntercomConfigurationError(f"{field}={value!r} must be True or False")
 
 
+def require_one_tag(tag_name: Any, tag_id: Any) -> None:
+    """
+    Refuse anything but exactly one non-empty tag name or tag id, naming the fields.
+
+    :param tag_name: the task's ``tag_name``.
+    :param tag_id: the task's ``tag_id``.
+    """
+    if (tag_name is None) == (tag_id is None):
+        given = "both" if tag_name is not None else "neither"
+        raise IntercomConfigurationError(f"Give exactly one of tag_name and tag_id (got {given})")
+    for field, value in (("tag_name", tag_name), ("tag_id", tag_id)):
+        if value is not None and (not isinstance(value, str | int) or not str(value).strip()):
+            raise IntercomConfigurationError(f"{field}={value!r} must be a non-empty string")
+
+
 def tag_summary(tag: dict[str, Any]) -> dict[str, Any]:
     """
     Keep only the tag fields a report needs: ``{"type", "id", "name"}``.

@@ -38,6 +38,7 @@ from airflow_provider_intercom.operators._plan import (
     chunk_ids,
     error_details,
     normalize_ids,
+    require_one_tag,
     tag_summary,
     validate_batch_size,
     validate_flag,
@@ -179,19 +180,10 @@ class _TagTaskOperator(_IntercomOperator):
 
     def _validated_options(self) -> tuple[bool, float]:
         """Check the tag choice, ``dry_run`` and ``max_failed_ratio``; return the last two."""
-        _exactly_one_tag(self.tag_name, self.tag_id)
+        require_one_tag(self.tag_name, self.tag_id)
         return validate_flag(self.is_dry_run, "dry_run"), validate_ratio(
             self.max_failed_ratio, "max_failed_ratio"
         )
-
-
-def _exactly_one_tag(tag_name: Any, tag_id: Any) -> None:
-    if (tag_name is None) == (tag_id is None):
-        given = "both" if tag_name is not None else "neither"
-        raise IntercomConfigurationError(f"Give exactly one of tag_name and tag_id (got {given})")
-    for field, value in (("tag_name", tag_name), ("tag_id", tag_id)):
-        if value is not None and (not isinstance(value, str | int) or not str(value).strip()):
-            raise IntercomConfigurationError(f"{field}={value!r} must be a non-empty string")
 
 
 def _apply_each(
@@ -765,7 +757,7 @@ class CreateTagOperator(_IntercomOperator):
         self.tag_name = tag_name
 
     def execute(self, context: Context) -> dict[str, Any]:
-        _exactly_one_tag(self.tag_name, None)
+        require_one_tag(self.tag_name, None)
         self._check_connection()
         tag = self.hook.create_or_update_tag(self.tag_name)
         self.log.info("Tag %r has id %s", tag.get("name"), tag.get("id"))
@@ -790,7 +782,7 @@ class DeleteTagOperator(_IntercomOperator):
         self.tag_id = tag_id
 
     def execute(self, context: Context) -> dict[str, Any]:
-        _exactly_one_tag(self.tag_name, self.tag_id)
+        require_one_tag(self.tag_name, self.tag_id)
         self._check_connection()
         try:
             tag = self._tag_by_name_or_id(self.tag_name, self.tag_id, create=False, dry_run=False)

@@ -17,16 +17,10 @@ from typing import Any, Protocol
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_intercom.exceptions import IntercomConfigurationError, IntercomNotFoundError
-from airflow_provider_intercom.hooks.intercom import _TRANSIENT_ERRORS, IntercomHook
-from airflow_provider_intercom.operators._plan import tag_summary
-from airflow_provider_intercom.operators.tags import _exactly_one_tag
+from airflow_provider_intercom.hooks.intercom import TRANSIENT_ERRORS, IntercomHook
+from airflow_provider_intercom.operators._plan import require_one_tag, tag_summary
 
 __all__ = ["TRANSIENT_ERRORS", "IntercomTagTrigger", "TagCondition", "check_tag"]
-
-# What the hook retries (5xx and 408, 429, no answer, a body that is not JSON), and so what a sensor
-# treats as "not yet" once the hook gives up: the next poke may well get an answer. Anything else
-# (401, 403, 400, a bad setting) fails at once.
-TRANSIENT_ERRORS = _TRANSIENT_ERRORS
 
 
 class ProgressLog(Protocol):
@@ -68,7 +62,7 @@ class TagCondition:
         :param min_tagged_contacts: the least number of contacts that must carry the tag.
         :raises IntercomConfigurationError: naming the field that is wrong.
         """
-        _exactly_one_tag(tag_name, tag_id)  # the operators' rule and wording
+        require_one_tag(tag_name, tag_id)  # the operators' rule and wording
         return cls(
             tag_name=_optional_text(tag_name, "tag_name"),
             tag_id=_optional_text(tag_id, "tag_id"),

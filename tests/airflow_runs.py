@@ -1,0 +1,26 @@
+"""Reading a finished ``dag.test()`` run back from the metadata DB, on Airflow 2.11 and 3.x."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def xcoms(run_id: str) -> dict[tuple[str, int], Any]:
+    """
+    Return every ``return_value`` XCom of a run, keyed by ``(task_id, map_index)``.
+
+    :param run_id: the DAG run's id.
+    """
+    from airflow.utils.session import create_session
+
+    try:
+        from airflow.models.xcom import XComModel
+    except ImportError:  # Airflow 2: the ORM row deserialises its value when loaded
+        from airflow.models.xcom import XCom
+
+        with create_session() as session:
+            rows = session.query(XCom).filter(XCom.run_id == run_id, XCom.key == "return_value")
+            return {(row.task_id, row.map_index): row.value for row in rows}
+    with create_session() as session:
+        rows = session.query(XComModel).filter(XComModel.run_id == run_id, XComModel.key == "return_value")
+        return {(row.task_id, row.map_index): XComModel.deserialize_value(row) for row in rows}
