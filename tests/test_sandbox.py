@@ -1067,9 +1067,10 @@ def test_inject_refuses_unknown_faults(sandbox: IntercomSandbox) -> None:
         sandbox.inject(("pause", 5))
 
 
-def random_fault_statuses(fault_seed: int, count: int) -> list[int | str]:
+def random_fault_outcomes(count: int, **settings: Any) -> list[int | str]:
+    """Send ``count`` GETs to a fresh faulty sandbox; each outcome is a status or ``"drop"``."""
     outcomes: list[int | str] = []
-    with IntercomSandbox(token=TOKEN, fault_rate=0.5, fault_seed=fault_seed) as faulty:
+    with IntercomSandbox(token=TOKEN, **settings) as faulty:
         api = Api(faulty)
         for _ in range(count):
             try:
@@ -1079,13 +1080,155 @@ def random_fault_statuses(fault_seed: int, count: int) -> list[int | str]:
     return outcomes
 
 
+def random_fault_statuses(fault_seed: int, count: int) -> list[int | str]:
+    return random_fault_outcomes(count, fault_rate=0.5, fault_seed=fault_seed, late_ms=20)
+
+
+def fault_decisions(sandbox: IntercomSandbox) -> list[str | None]:
+    return [entry["fault"] for entry in sandbox.requests]
+
+
 def test_random_faults_repeat_with_the_same_seed() -> None:
     first = random_fault_statuses(fault_seed=7, count=40)
     assert first == random_fault_statuses(fault_seed=7, count=40)
     assert first != random_fault_statuses(fault_seed=8, count=40)
-    assert set(first) <= {200, 429, 500, 503, "drop"}
+    # late answers 200 after applying; late_drop applies and drops.
+    assert set(first) <= {200, 429, 500, 502, 503, "drop"}
     assert 200 in first
     assert len(set(first) - {200}) >= 3, "the mix should hold several kinds of fault"
+
+
+def test_random_fault_decisions_repeat_with_the_same_seed_and_use_the_default_mix() -> None:
+    runs = []
+    for seed in (11, 11, 12):
+        with IntercomSandbox(token=TOKEN, fault_rate=0.6, fault_seed=seed, late_ms=5) as faulty:
+            api = Api(faulty)
+            for _ in range(120):
+                with contextlib.suppress(requests.ConnectionError):
+                    api("GET", "/tags")
+            runs.append(fault_decisions(faulty))
+            injected = faulty.faults.injected
+            assert sum(injected.values()) == sum(kind is not None for kind in runs[-1])
+    assert runs[0] == runs[1]
+    assert runs[0] != runs[2]
+    drawn = {kind for kind in runs[0] if kind is not None}
+    assert drawn == {"429", "500", "502", "503", "drop", "late", "late_drop", "empty200"}
+    assert 0.45 < sum(kind is not None for kind in runs[0]) / 120 < 0.75
+
+
+def test_fault_kinds_select_what_random_faults_draw_from() -> None:
+    with IntercomSandbox(token=TOKEN, fault_rate=1.0, fault_seed=3, fault_kinds="502, empty200") as faulty:
+        api = Api(faulty)
+        outcomes = [api("GET", "/tags") for _ in range(30)]
+        assert {(response.status_code, response.content == b"") for response in outcomes} == {
+            (502, False),
+            (200, True),
+        }
+        assert set(faulty.faults.injected) == {"502", "empty200"}
+    assert random_fault_outcomes(10, fault_rate=1.0, fault_seed=1, fault_kinds=["drop"]) == ["drop"] * 10
+
+
+@pytest.mark.parametrize("kinds", ["", "500,teapot", ["delay"]])
+def test_fault_kinds_refuse_unknown_or_empty_selections(kinds: Any) -> None:
+    with pytest.raises(ValueError, match="fault kind"):
+        IntercomSandbox(token=TOKEN, fault_rate=0.5, fault_kinds=kinds)
+
+
+def test_injected_late_applies_the_write_then_answers_after_late_ms() -> None:
+    with IntercomSandbox(token=TOKEN, seed=SEED, late_ms=400) as sandbox:
+        api = Api(sandbox)
+        sandbox.inject("late")
+        answered: list[requests.Response] = []
+        started = time.monotonic()
+        client = threading.Thread(
+            target=lambda: answered.append(api("POST", f"/contacts/{CAROL}/tags", json={"id": VIP}))
+        )
+        client.start()
+        deadline = time.monotonic() + 0.3
+        while VIP not in sandbox.state.contacts[CAROL].tags and time.monotonic() < deadline:
+            time.sleep(0.01)
+        # The write took effect while the answer is still held back.
+        assert VIP in sandbox.state.contacts[CAROL].tags
+        assert not answered
+        client.join(TIMEOUT)
+        assert time.monotonic() - started >= 0.4
+        assert answered[0].status_code == 200
+        assert answered[0].json()["id"] == VIP
+        assert sandbox.requests[-1]["fault"] == "late"
+        assert sandbox.requests[-1]["status"] == 200
+
+
+def test_injected_late_with_its_own_delay_and_a_client_that_gives_up(
+    sandbox: IntercomSandbox, api: Api
+) -> None:
+    sandbox.inject(("late", 1500))
+    with pytest.raises(requests.ReadTimeout):
+        api.session.post(f"{sandbox.url}/contacts/{CAROL}/tags", json={"id": TRIAL}, timeout=(TIMEOUT, 0.3))
+    assert TRIAL in sandbox.state.contacts[CAROL].tags
+    # The retry finds the tag already there, and the server still answers other requests.
+    retried = api("POST", f"/contacts/{CAROL}/tags", json={"id": TRIAL})
+    assert retried.status_code == 200
+    assert [entry["fault"] for entry in sandbox.requests] == ["late", None]
+
+
+def test_injected_late_drop_applies_the_write_then_drops_the_connection() -> None:
+    with IntercomSandbox(token=TOKEN, seed=SEED, late_ms=200) as sandbox:
+        api = Api(sandbox)
+        sandbox.inject("late_drop")
+        started = time.monotonic()
+        with pytest.raises(requests.ConnectionError):
+            api("DELETE", f"/contacts/{ALICE}/tags/{TRIAL}")
+        assert time.monotonic() - started >= 0.2
+        assert TRIAL not in sandbox.state.contacts[ALICE].tags
+        entry = sandbox.requests[-1]
+        assert (entry["method"], entry["status"], entry["fault"]) == ("DELETE", None, "late_drop")
+        # Deleting again converges: the tag is already gone, and the answer is the same tag.
+        again = api("DELETE", f"/contacts/{ALICE}/tags/{TRIAL}")
+        assert again.status_code == 200
+        assert again.json()["id"] == TRIAL
+
+
+def test_late_faults_on_a_refused_request_change_nothing(sandbox: IntercomSandbox) -> None:
+    sandbox.inject(("late_drop", 10))
+    with pytest.raises(requests.ConnectionError):
+        requests.post(f"{sandbox.url}/tags", json={"name": "nope"}, timeout=TIMEOUT)
+    assert sandbox.state.find_tag_by_name("nope") is None
+
+
+def test_injected_empty200_and_502_replace_the_answer_and_skip_the_write(
+    sandbox: IntercomSandbox, api: Api
+) -> None:
+    sandbox.inject("empty200", "502")
+    empty = api("POST", f"/contacts/{CAROL}/tags", json={"id": VIP})
+    assert (empty.status_code, empty.content) == (200, b"")
+    bad_gateway = api("POST", f"/contacts/{CAROL}/tags", json={"id": VIP})
+    assert_error(bad_gateway, 502, "server_error", "Bad Gateway")
+    assert VIP not in sandbox.state.contacts[CAROL].tags
+    assert [entry["fault"] for entry in sandbox.requests] == ["empty200", "502"]
+    assert sandbox.faults.injected == {"empty200": 1, "502": 1}
+
+
+def test_injected_429_reset_can_follow_the_rate_limit_window() -> None:
+    with IntercomSandbox(token=TOKEN, window_seconds=5, injected_429_reset_seconds=None) as sandbox:
+        api = Api(sandbox)
+        sandbox.inject("429")
+        before = time.time()
+        response = api("GET", "/tags")
+        reset = int(response.headers["X-RateLimit-Reset"])
+        assert response.status_code == 429
+        assert reset % 5 == 0
+        assert before < reset <= before + 5
+    with IntercomSandbox(token=TOKEN, injected_429_reset_seconds=3) as sandbox:
+        sandbox.inject("429")
+        before = time.time()
+        reset = int(Api(sandbox)("GET", "/tags").headers["X-RateLimit-Reset"])
+        assert before + 3 <= reset <= math.ceil(before + 3) + 1
+
+
+@pytest.mark.parametrize("settings", [{"late_ms": -1}, {"injected_429_reset_seconds": -2}])
+def test_negative_late_or_reset_settings_are_refused(settings: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match="must not be negative"):
+        IntercomSandbox(token=TOKEN, **settings)
 
 
 def test_latency_delays_every_response() -> None:
@@ -1288,6 +1431,16 @@ def test_cli_prints_the_ready_line_and_serves() -> None:
     assert process.returncode == 0
 
 
+def run_sandbox_cli(*arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "airflow_provider_intercom.sandbox", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+
+
 def test_cli_runs_a_command_against_the_demo_seed_and_returns_its_status() -> None:
     # The child reads the connection it was given and lists the demo tags through it.
     child = (
@@ -1299,14 +1452,7 @@ def test_cli_runs_a_command_against_the_demo_seed_and_returns_its_status() -> No
         "names = sorted(tag['name'] for tag in tags);"
         "print(','.join(names)); sys.exit(7)"
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "airflow_provider_intercom.sandbox", "--port", "0", "--seed", "demo"]
-        + ["--", sys.executable, "-c", child],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_sandbox_cli("--port", "0", "--seed", "demo", "--", sys.executable, "-c", child)
     assert result.returncode == 7, result.stderr
     ready, names = result.stdout.splitlines()
     assert ready.startswith("Intercom sandbox listening on http://127.0.0.1:")
@@ -1314,15 +1460,70 @@ def test_cli_runs_a_command_against_the_demo_seed_and_returns_its_status() -> No
 
 
 def test_cli_help() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "airflow_provider_intercom.sandbox", "--help"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    result = run_sandbox_cli("--help")
     assert result.returncode == 0
-    assert "--fault-rate" in result.stdout
+    for flag in ("--fault-rate", "--fault-seed", "--fault-kinds", "--late-ms", "--fault-429-reset"):
+        assert flag in result.stdout
+
+
+def run_cli_child(*flags: str) -> list[str]:
+    """Run the CLI with a child that sends 12 writes, then lists tags; return its report lines."""
+    child = (
+        "import json, os, time, urllib.error, urllib.request;"
+        "conn = json.loads(os.environ['AIRFLOW_CONN_INTERCOM_DEFAULT']);"
+        "headers = {'Authorization': 'Bearer ' + conn['password'], 'Content-Type': 'application/json'}\n"
+        "def send(method, path, body=None):\n"
+        "    data = None if body is None else json.dumps(body).encode()\n"
+        "    request = urllib.request.Request(conn['host'] + path, data, headers, method=method)\n"
+        "    started = time.monotonic()\n"
+        "    try:\n"
+        "        with urllib.request.urlopen(request, timeout=10) as answer:\n"
+        "            outcome = str(answer.status)\n"
+        "    except urllib.error.HTTPError as error:\n"
+        "        outcome = str(error.code)\n"
+        "    except (urllib.error.URLError, ConnectionError):\n"
+        "        outcome = 'drop'\n"
+        "    return outcome + ('+late' if time.monotonic() - started >= 0.25 else '')\n"
+        "print(' '.join(send('POST', '/tags', {'name': f'cli-{n}'}) for n in range(12)))\n"
+        "names = sorted(tag['name'] for tag in json.load(urllib.request.urlopen("
+        "urllib.request.Request(conn['host'] + '/tags', headers=headers), timeout=10))['data'])\n"
+        "print(','.join(names))"
+    )
+    result = run_sandbox_cli("--port", "0", *flags, "--", sys.executable, "-c", child)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()[1:]
+
+
+def test_cli_fault_flags_select_kinds_late_ms_and_repeat_with_the_seed() -> None:
+    flags = ("--fault-rate", "0.7", "--fault-seed", "4", "--fault-kinds", "502,late,late_drop")
+    first = run_cli_child(*flags, "--late-ms", "300")
+    assert first == run_cli_child(*flags, "--late-ms", "300")
+    outcomes, names = first[0].split(" "), first[1].split(",") if first[1] else []
+    assert set(outcomes) == {"200", "502", "200+late", "drop+late"}, outcomes
+    # 502s created nothing; late answers and late drops created their tag all the same.
+    created = {f"cli-{n}" for n, outcome in enumerate(outcomes) if outcome != "502"}
+    assert set(names) == created
+    quiet = run_cli_child(*flags, "--late-ms", "0")
+    assert "late" not in " ".join(quiet[:1])
+
+
+def test_cli_parses_and_checks_the_fault_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    from airflow_provider_intercom.sandbox.__main__ import build_parser
+
+    parser = build_parser()
+    defaults = parser.parse_args([])
+    assert defaults.fault_kinds == ("429", "500", "502", "503", "drop", "late", "late_drop", "empty200")
+    assert (defaults.late_ms, defaults.fault_429_reset) == (3000.0, 1.0)
+    chosen = parser.parse_args(
+        ["--fault-kinds", "late_drop,503", "--late-ms", "450", "--fault-429-reset", "window"]
+    )
+    assert (chosen.fault_kinds, chosen.late_ms, chosen.fault_429_reset) == (("late_drop", "503"), 450.0, None)
+    assert parser.parse_args(["--fault-429-reset", "4"]).fault_429_reset == 4.0
+    for bad in (["--fault-kinds", "500,teapot"], ["--late-ms", "-5"], ["--fault-429-reset", "soon"]):
+        with pytest.raises(SystemExit) as exited:
+            parser.parse_args(bad)
+        assert exited.value.code == 2
+    assert "teapot" in capsys.readouterr().err
 
 
 def test_plugin_and_sandbox_import_nothing_heavy_nor_the_provider() -> None:

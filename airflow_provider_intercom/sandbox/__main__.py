@@ -20,8 +20,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from airflow_provider_intercom.sandbox.faults import RANDOM_FAULT_KINDS, RANDOM_FAULT_MIX, parse_fault_kinds
 from airflow_provider_intercom.sandbox.ratelimit import DEFAULT_LIMIT, DEFAULT_WINDOW_SECONDS
-from airflow_provider_intercom.sandbox.server import IntercomSandbox
+from airflow_provider_intercom.sandbox.server import DEFAULT_LATE_MS, IntercomSandbox
 
 DEMO_SEED = Path(__file__).with_name("demo_seed.json")
 
@@ -53,6 +54,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--fault-rate", type=float, default=0.0, help="fraction of requests given a random fault"
     )
     parser.add_argument("--fault-seed", type=int, help="seed of the random faults, for repeatable runs")
+    parser.add_argument(
+        "--fault-kinds",
+        type=_fault_kinds,
+        default=RANDOM_FAULT_MIX,
+        help="comma-separated kinds random faults are drawn from, evenly; any of "
+        f"{','.join(RANDOM_FAULT_KINDS)} (default: {','.join(RANDOM_FAULT_MIX)})",
+    )
+    parser.add_argument(
+        "--late-ms",
+        type=_non_negative,
+        default=DEFAULT_LATE_MS,
+        help="how long late and late_drop faults hold the answer after the request took effect "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--fault-429-reset",
+        type=_reset_seconds,
+        default=1.0,
+        metavar="SECONDS|window",
+        help="X-RateLimit-Reset of injected 429s: seconds ahead, or 'window' for the end of the current "
+        "rate-limit window (default: %(default)s)",
+    )
     parser.add_argument("--verbose", action="store_true", help="write the access log to stderr")
     parser.add_argument(
         "command",
@@ -65,6 +88,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _seed_path(value: str) -> Path:
     return DEMO_SEED if value == "demo" else Path(value)
+
+
+def _fault_kinds(value: str) -> tuple[str, ...]:
+    try:
+        return parse_fault_kinds(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _non_negative(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not number >= 0:
+        raise argparse.ArgumentTypeError(f"{value!r} must be a number of at least 0")
+    return number
+
+
+def _reset_seconds(value: str) -> float | None:
+    return None if value == "window" else _non_negative(value)
 
 
 def run_command(sandbox: IntercomSandbox, command: Sequence[str]) -> int:
@@ -97,6 +141,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         latency_ms=options.latency_ms,
         fault_rate=options.fault_rate,
         fault_seed=options.fault_seed,
+        fault_kinds=options.fault_kinds,
+        late_ms=options.late_ms,
+        injected_429_reset_seconds=options.fault_429_reset,
         verbose=options.verbose,
     )
     stop_requested = threading.Event()

@@ -4,6 +4,8 @@ The HTTP side of the sandbox: a threaded server, its request handler and :class:
 Each request goes through the same steps: read the body, take a fault if one is due, check the Bearer
 token (401 without rate-limit headers), count it against the rate limit (429 when over), check the
 ``Intercom-Version`` header, then run the route. Every step's answer is logged in the state's request log.
+A ``late`` fault holds the route's answer back for ``late_ms`` after the route ran; ``late_drop`` then
+closes the connection instead of answering.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -26,7 +29,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from airflow_provider_intercom.sandbox import render
-from airflow_provider_intercom.sandbox.faults import Fault, FaultInjector, FaultSpec
+from airflow_provider_intercom.sandbox.faults import LATE_FAULTS, Fault, FaultInjector, FaultSpec
 from airflow_provider_intercom.sandbox.models import SandboxState
 from airflow_provider_intercom.sandbox.ratelimit import (
     DEFAULT_LIMIT,
@@ -38,6 +41,7 @@ from airflow_provider_intercom.sandbox.routes import ApiRequest, ApiResponse, ro
 log = logging.getLogger(__name__)
 
 JSON_CONTENT_TYPE = "application/json"
+DEFAULT_LATE_MS = 3000.0
 HTML_OUTAGE_PAGE = (
     b"<html><body><h1>502 Bad Gateway</h1><p>The upstream server is unavailable.</p></body></html>"
 )
@@ -120,6 +124,7 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         query = parse_qs(url.query, keep_blank_values=True)
         version = (self.headers.get("Intercom-Version") or render.DEFAULT_VERSION).strip()
         raw_body = b""
+        fault: Fault | None = None
         try:
             raw_body = self._read_body()
         except ValueError as error:
@@ -135,12 +140,16 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
                 request_id=str(uuid.uuid4()),
             )
             try:
-                reply = self._answer(sandbox, request)
+                reply, fault = self._answer(sandbox, request)
             except Exception:
                 # A bug in the sandbox, not in the client: say so, like a real server would.
                 traceback.print_exc(file=sys.stderr)
                 self.close_connection = True
                 reply = Reply.json(500, render.error_body("server_error", "Sandbox internal error"))
+        late = fault if fault is not None and fault.kind in LATE_FAULTS else None
+        if late is not None and late.kind == "late_drop":
+            # The route ran and its change stays; only the answer is lost.
+            reply = Reply(None)
         reset_header = reply.headers.get("X-RateLimit-Reset")
         # Log before answering: a client reading the log right after its answer must find its request.
         sandbox.state.log_request(
@@ -153,17 +162,32 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
                 "body": _parsed_json(raw_body),
                 "time": received_at,
                 "reset_at": None if reset_header is None else int(reset_header),
+                "fault": None if fault is None else fault.kind,
             }
         )
+        if late is not None:
+            # Wake early when the sandbox stops, so a late answer never holds up stop().
+            sandbox.stopping.wait((sandbox.late_ms if late.delay_ms is None else late.delay_ms) / 1000)
+            try:
+                self._write(reply)
+            except OSError:
+                # The client gave up waiting and closed its end.
+                self.close_connection = True
+            return
         self._write(reply)
 
-    def _answer(self, sandbox: IntercomSandbox, request: ApiRequest) -> Reply:
+    def _answer(self, sandbox: IntercomSandbox, request: ApiRequest) -> tuple[Reply, Fault | None]:
         fault = sandbox.faults.next_fault(request.path)
-        delay_ms = sandbox.latency_ms + (fault.delay_ms if fault is not None else 0)
+        delay_ms = sandbox.latency_ms
+        if fault is not None and fault.kind == "delay":
+            delay_ms += fault.delay_ms or 0.0
         if delay_ms:
             time.sleep(delay_ms / 1000)
         if fault is not None and fault.skips_request:
-            return _fault_reply(sandbox, fault)
+            return _fault_reply(sandbox, fault), fault
+        return self._run(sandbox, request), fault
+
+    def _run(self, sandbox: IntercomSandbox, request: ApiRequest) -> Reply:
         if not self._authorized(sandbox.token):
             # Intercom sends no rate-limit headers to a request without valid credentials.
             return Reply.json(
@@ -274,7 +298,7 @@ def _fault_reply(sandbox: IntercomSandbox, fault: Fault) -> Reply:
         headers = {
             "X-RateLimit-Limit": str(limiter.limit),
             "X-RateLimit-Remaining": "0",
-            "X-RateLimit-Reset": str(math.ceil(time.time() + sandbox.injected_429_reset_seconds)),
+            "X-RateLimit-Reset": str(sandbox.injected_429_reset_at()),
         }
         return Reply.json(429, render.error_body("rate_limit_exceeded", limiter.exceeded_message()), headers)
     code, message = STATUS_FAULT_ERRORS[fault.kind]
@@ -299,10 +323,15 @@ class IntercomSandbox:
     :param rate_limit: Requests allowed per window.
     :param window_seconds: Rate-limit window length in whole seconds, aligned to the Unix epoch.
     :param latency_ms: Delay added to every response.
-    :param fault_rate: Fraction of requests, in [0, 1], answered with a random 429, 500, 503 or a dropped
-        connection.
-    :param fault_seed: Seed of the random faults, so runs repeat.
-    :param injected_429_reset_seconds: How far ahead ``X-RateLimit-Reset`` is on injected 429s.
+    :param fault_rate: Fraction of requests, in [0, 1], given a random fault drawn from ``fault_kinds``.
+    :param fault_seed: Seed of the random faults: the same seed gives the same fault decisions for the same
+        sequence of requests.
+    :param fault_kinds: The kinds random faults are drawn from, evenly: a comma-separated string or an
+        iterable of ``429 500 502 503 408 drop late late_drop empty200 html200``; None for the default mix
+        ``429 500 502 503 drop late late_drop empty200``.
+    :param late_ms: How long ``late`` and ``late_drop`` faults hold the answer after the request took effect.
+    :param injected_429_reset_seconds: How far ahead ``X-RateLimit-Reset`` is on injected 429s (rounded up
+        to a whole second); None for the end of the rate limiter's current window, as a real 429 says.
     :param verbose: Write the access log to stderr.
     """
 
@@ -317,18 +346,29 @@ class IntercomSandbox:
         latency_ms: float = 0,
         fault_rate: float = 0.0,
         fault_seed: int | None = None,
-        injected_429_reset_seconds: float = 1.0,
+        fault_kinds: str | Iterable[str] | None = None,
+        late_ms: float = DEFAULT_LATE_MS,
+        injected_429_reset_seconds: float | None = 1.0,
         verbose: bool = False,
     ) -> None:
+        if late_ms < 0:
+            raise ValueError(f"late_ms must not be negative, got {late_ms}")
+        if injected_429_reset_seconds is not None and injected_429_reset_seconds < 0:
+            raise ValueError(
+                f"injected_429_reset_seconds must not be negative, got {injected_429_reset_seconds}"
+            )
         self.host = host
         self._requested_port = port
         self._token = token
         self._state = SandboxState(seed)
         self.rate_limiter = FixedWindowRateLimiter(rate_limit, window_seconds)
-        self.faults = FaultInjector(fault_rate, fault_seed)
+        self.faults = FaultInjector(fault_rate, fault_seed, fault_kinds)
         self.latency_ms = latency_ms
+        self.late_ms = late_ms
         self.injected_429_reset_seconds = injected_429_reset_seconds
         self.verbose = verbose
+        # Set while stopping, so answers held back by ``late`` faults are released at once.
+        self.stopping = threading.Event()
         self._server: SandboxHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -355,15 +395,27 @@ class IntercomSandbox:
         """
         Return a copy of the request log, one entry per request, oldest first.
 
-        Each entry is ``{"method", "path", "query", "status", "version", "body", "time", "reset_at"}``:
-        ``query`` maps each query-string parameter to its last value (e.g. ``{"tag_id": "7"}``), ``status``
-        is None for a dropped connection, ``body`` the parsed JSON body of any method (DELETE and PUT
-        included), ``time`` the arrival time (Unix seconds) and ``reset_at`` the ``X-RateLimit-Reset``
-        answered (None when none was sent).
+        Each entry is ``{"method", "path", "query", "status", "version", "body", "time", "reset_at",
+        "fault"}``: ``query`` maps each query-string parameter to its last value (e.g. ``{"tag_id": "7"}``),
+        ``status`` is None for a dropped connection (``drop`` and ``late_drop``), ``body`` the parsed JSON
+        body of any method (DELETE and PUT included), ``time`` the arrival time (Unix seconds), ``reset_at``
+        the ``X-RateLimit-Reset`` answered (None when none was sent) and ``fault`` the kind of fault the
+        request got (None for none). A ``late`` request is logged when it took effect, before its answer.
 
         :return: The log.
         """
         return self._state.request_log
+
+    def injected_429_reset_at(self) -> int:
+        """
+        Return the ``X-RateLimit-Reset`` of an injected 429.
+
+        :return: Unix seconds: ``injected_429_reset_seconds`` from now rounded up, or the end of the rate
+            limiter's current window when that setting is None.
+        """
+        if self.injected_429_reset_seconds is None:
+            return self.rate_limiter.window_end()
+        return math.ceil(time.time() + self.injected_429_reset_seconds)
 
     def airflow_connection(self, api_version: str = "2.11") -> dict[str, Any]:
         """
@@ -406,9 +458,11 @@ class IntercomSandbox:
         """
         Queue faults applied to the next requests in order, one per request.
 
-        Fault names: ``"429"``, ``"500"``, ``"502"``, ``"503"``, ``"408"``, ``"drop"``, ``"empty200"``,
-        ``"html200"``, or ``("delay", ms)``. All but ``delay`` replace the answer, so the request has no
-        effect.
+        Fault names: ``"429"``, ``"500"``, ``"502"``, ``"503"``, ``"408"``, ``"drop"``, ``"empty200"`` and
+        ``"html200"`` replace the answer, so the request has no effect. ``("delay", ms)`` waits, then
+        answers normally. ``"late"`` lets the request take effect and answers ``late_ms`` later;
+        ``"late_drop"`` lets it take effect, waits ``late_ms`` and closes the connection without an answer
+        (``("late", ms)`` and ``("late_drop", ms)`` set the wait for one fault).
 
         :param faults: The faults.
         :param path: Only requests whose path starts with this prefix take these faults.
@@ -423,6 +477,7 @@ class IntercomSandbox:
         """
         if self._server is not None:
             raise RuntimeError("the sandbox is already started")
+        self.stopping.clear()
         self._server = SandboxHTTPServer((self.host, self._requested_port), self)
         # stop() waits for one poll, so keep it short; 50 idle wake-ups a second cost next to nothing.
         self._thread = threading.Thread(
@@ -440,6 +495,7 @@ class IntercomSandbox:
         server, self._server = self._server, None
         if server is None:
             return
+        self.stopping.set()
         server.shutdown()
         server.close_open_connections()
         server.server_close()
