@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -522,3 +523,77 @@ def test_delete_tag_used_by_a_segment_names_the_segment(intercom_sandbox):
     with pytest.raises(IntercomTagInUseError, match=r"Tag 'vip' .* segments use it.*Big spenders"):
         run(task(DeleteTagOperator, tag_name="vip"))
     assert intercom_sandbox.state.find_tag_by_name("vip") is not None
+
+
+# -- paced concurrency -----------------------------------------------------------------------------------
+
+
+def test_untag_runs_calls_concurrently_and_keeps_input_order(monkeypatch):
+    from airflow_provider_intercom.sandbox import IntercomSandbox
+
+    with IntercomSandbox(latency_ms=150) as sandbox:
+        monkeypatch.setenv("AIRFLOW_CONN_INTERCOM_DEFAULT", json.dumps(sandbox.airflow_connection()))
+        tag = sandbox.state.add_tag("trial")
+        ids = [sandbox.state.add_contact(email=f"c{n}@example.com", tags=[tag.id]).id for n in range(12)]
+        requested = [*ids[:6], "ghost", *ids[6:]]
+        report, _ = run(
+            task(
+                UntagContactsOperator,
+                tag_id=tag.id,
+                contact_ids=requested,
+                max_workers=6,
+                max_failed_ratio=0.1,
+            )
+        )
+        deletes = sorted(entry["time"] for entry in sandbox.requests if entry["method"] == "DELETE")
+    assert report["succeeded"] == ids  # input order, whatever order the threads finished in
+    assert report["not_found"] == ["ghost"]
+    # Answers take 150 ms each: one at a time, no two calls would arrive within 150 ms of each other.
+    close_pairs = sum(
+        1 for earlier, later in zip(deletes, deletes[1:], strict=False) if later - earlier < 0.075
+    )
+    assert close_pairs >= 6
+
+
+def test_paced_workers_stay_within_the_rate_limit(monkeypatch):
+    from airflow_provider_intercom.sandbox import IntercomSandbox
+
+    with IntercomSandbox(rate_limit=25, window_seconds=1) as sandbox:
+        monkeypatch.setenv("AIRFLOW_CONN_INTERCOM_DEFAULT", json.dumps(sandbox.airflow_connection()))
+        tag = sandbox.state.add_tag("trial")
+        ids = [sandbox.state.add_contact(email=f"c{n}@example.com", tags=[tag.id]).id for n in range(100)]
+        report, _ = run(task(UntagContactsOperator, tag_id=tag.id, contact_ids=ids, max_workers=8))
+        statuses = [entry["status"] for entry in sandbox.requests]
+        carrying = [cid for cid in ids if tag.id in sandbox.state.contacts[cid].tags]
+    assert report["succeeded"] == ids
+    assert carrying == []
+    assert statuses.count(429) <= len(statuses) * 0.05  # the pacer, not the 429s, does the throttling
+
+
+def test_unauthorized_stops_concurrent_work_at_once(monkeypatch):
+    import threading
+    import time
+
+    from airflow_provider_intercom.sandbox import IntercomSandbox
+
+    with IntercomSandbox(latency_ms=20) as sandbox:
+        monkeypatch.setenv("AIRFLOW_CONN_INTERCOM_DEFAULT", json.dumps(sandbox.airflow_connection()))
+        tag = sandbox.state.add_tag("trial")
+        ids = [sandbox.state.add_contact(email=f"c{n}@example.com", tags=[tag.id]).id for n in range(300)]
+
+        def revoke_token_mid_run() -> None:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                if sum(1 for entry in sandbox.requests if entry["method"] == "DELETE") >= 20:
+                    monkeypatch.setattr(sandbox, "_token", "revoked")  # as if the token were revoked now
+                    return
+                time.sleep(0.005)
+
+        watcher = threading.Thread(target=revoke_token_mid_run)
+        watcher.start()
+        with pytest.raises(IntercomUnauthorizedError):
+            run(task(UntagContactsOperator, tag_id=tag.id, contact_ids=ids, max_workers=4))
+        watcher.join(timeout=30)
+        deletes = [entry for entry in sandbox.requests if entry["method"] == "DELETE"]
+    # The first 401 stopped the task: the calls still queued were cancelled, not sent.
+    assert 20 <= len(deletes) < 60

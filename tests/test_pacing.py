@@ -51,9 +51,9 @@ def test_no_wait_without_headers(pacer, clock):
     assert clock.slept == []
 
 
-def test_no_wait_while_budget_is_left(pacer, clock):
-    pacer.update(headers(remaining=3, reset=clock.now + 5))
-    assert [pacer.acquire() for _ in range(3)] == [0.0, 0.0, 0.0]
+def test_no_wait_while_budget_is_plentiful(pacer, clock):
+    pacer.update(headers(remaining=30, reset=clock.now + 5, limit=100))
+    assert [pacer.acquire() for _ in range(20)] == [0.0] * 20  # down to the low-water mark of 10
     assert clock.slept == []
 
 
@@ -65,11 +65,25 @@ def test_waits_until_reset_when_budget_is_spent(pacer, clock):
     assert clock.now >= reset
 
 
+def test_low_budget_is_spread_over_the_rest_of_the_window(pacer, clock):
+    start = clock.now
+    reset = start + 5
+    pacer.update(headers(remaining=4, reset=reset, limit=100))
+    released = []
+    for _ in range(4):
+        pacer.acquire()
+        released.append(clock.now - start)
+    # Four calls left for five seconds: one slot per second or so, all before the reset.
+    assert released[0] == 0.0
+    assert all(later - earlier >= 0.9 for earlier, later in zip(released, released[1:], strict=False))
+    assert start + released[-1] < reset
+    assert pacer.acquire() >= reset - clock.now  # the budget is spent: the fifth waits for the reset
+
+
 def test_counts_own_calls_between_answers(pacer, clock):
-    pacer.update(headers(remaining=2, reset=clock.now + 3))
-    assert pacer.acquire() == 0.0
-    assert pacer.acquire() == 0.0
-    assert pacer.acquire() >= 3.0  # the third call in the window has no budget left
+    pacer.update(headers(remaining=12, reset=clock.now + 3, limit=100))
+    assert [pacer.acquire() for _ in range(3)] == [0.0, 0.0, 0.0]  # the third takes the first slot
+    assert pacer.acquire() > 0.0  # at the low-water mark: each further call waits for its slot
 
 
 def test_wait_is_capped(clock):

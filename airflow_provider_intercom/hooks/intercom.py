@@ -34,6 +34,8 @@ REGION_BASE_URLS: dict[str, str] = {
     "au": "https://api.au.intercom.io",
 }
 DEFAULT_REGION = "us"
+# Intercom's specs give no limit; a name this long is almost surely a template that rendered a list.
+MAX_TAG_NAME_LENGTH = 255
 DEFAULT_API_VERSION = "2.11"
 # Every 2.x version Intercom has published, and Preview (called Unstable until April 2026).
 SUPPORTED_API_VERSIONS: tuple[str, ...] = (*(f"2.{minor}" for minor in range(17)), "Preview")
@@ -218,6 +220,11 @@ class IntercomHook(BaseHook):
         url = host.strip().rstrip("/")
         if "://" not in url:
             url = f"https://{url}"
+        scheme = url.split("://", 1)[0].lower()
+        if scheme not in ("http", "https"):
+            raise IntercomConfigurationError(
+                f"host={host!r} must be an http:// or https:// URL (or empty, to use the region's URL)"
+            )
         if port and url.count(":") == 1:
             url = f"{url}:{port}"
         return url
@@ -394,7 +401,7 @@ class IntercomHook(BaseHook):
         :param name: the tag's name.
         :param tag_id: the id of a tag to rename, or None to create.
         """
-        body: dict[str, Any] = {"name": _tag_name(name)}
+        body: dict[str, Any] = {"name": validate_tag_name(name)}
         if tag_id is not None:
             body["id"] = str(tag_id)
         return self._request("POST", "/tags", json=body)
@@ -405,7 +412,7 @@ class IntercomHook(BaseHook):
 
         :param name: the tag's name.
         """
-        wanted = _tag_name(name).casefold()
+        wanted = validate_tag_name(name).casefold()
         return next((tag for tag in self.list_tags() if str(tag.get("name", "")).casefold() == wanted), None)
 
     def get_or_create_tag(self, name: str) -> dict[str, Any]:
@@ -429,7 +436,7 @@ class IntercomHook(BaseHook):
         users = [
             {"id": _plain_id(contact_id, f"contact_ids[{i}]")} for i, contact_id in enumerate(contact_ids)
         ]
-        return self._request("POST", "/tags", json={"name": _tag_name(tag_name), "users": users})
+        return self._request("POST", "/tags", json={"name": validate_tag_name(tag_name), "users": users})
 
     def tag_companies(self, tag_name: str, companies: Iterable[Mapping[str, str]]) -> dict[str, Any]:
         """
@@ -464,7 +471,7 @@ class IntercomHook(BaseHook):
             if untag:
                 item["untag"] = True
             items.append(item)
-        return self._request("POST", "/tags", json={"name": _tag_name(tag_name), "companies": items})
+        return self._request("POST", "/tags", json={"name": validate_tag_name(tag_name), "companies": items})
 
     def delete_tag(self, tag_id: str) -> None:
         """
@@ -799,9 +806,18 @@ def _plain_id(value: Any, name: str) -> str:
     return str(value).strip()
 
 
-def _tag_name(name: Any) -> str:
+def validate_tag_name(name: Any) -> str:
+    """
+    Return a tag name, trimmed, or raise naming ``tag_name`` and what is allowed.
+
+    :param name: the name to check.
+    """
     if not isinstance(name, str) or not name.strip():
         raise IntercomConfigurationError(f"tag_name={name!r} must be a non-empty tag name")
+    if len(name.strip()) > MAX_TAG_NAME_LENGTH:
+        raise IntercomConfigurationError(
+            f"tag_name is {len(name.strip())} characters long; at most {MAX_TAG_NAME_LENGTH} are allowed"
+        )
     return name.strip()
 
 

@@ -37,10 +37,14 @@ class RateLimitPacer:
         self.limit: int | None = None
         self.remaining: int | None = None
         self.reset_at: float | None = None
+        self._next_slot = 0.0
 
     def acquire(self) -> float:
         """
-        Reserve one call, waiting for the window to reset first if its budget is spent.
+        Reserve one call, waiting only as long as the window's budget requires.
+
+        The call goes at once while budget is plentiful; it is spaced out when the budget runs
+        low; once the budget is spent, it goes after the reset.
 
         :return: the number of seconds waited (0.0 when the call could go at once).
         """
@@ -50,18 +54,36 @@ class RateLimitPacer:
                 now = self._clock()
                 if self.reset_at is not None and now >= self.reset_at:
                     # A new window began: the old figures say nothing about it.
-                    self.remaining = None
-                    self.reset_at = None
-                if self.remaining is None or self.remaining > 0:
+                    self.remaining = self.reset_at = None
+                    self._next_slot = 0.0
+                if self.remaining is None or self.remaining > self._low_water():
                     if self.remaining is not None:
                         self.remaining -= 1
                     return waited
                 # remaining is only ever set together with reset_at.
                 until_reset = (self.reset_at or now) - now
-                # A little jitter so that threads released by one reset do not all fire at once.
-                delay = min(until_reset + random.uniform(0.0, 0.25), self.max_wait)
+                if self.remaining > 0:
+                    # Little budget left, shared with other workers and processes: spread the rest
+                    # evenly over the time left, one slot after another, rather than race into 429s.
+                    slot = max(now, self._next_slot)
+                    self._next_slot = slot + until_reset / (self.remaining + 1)
+                    self.remaining -= 1
+                    spacing = min(slot - now, self.max_wait)
+                else:
+                    spacing = None
+                    # A little jitter so that threads released by one reset do not all fire at once.
+                    delay = min(until_reset + random.uniform(0.0, 0.25), self.max_wait)
+            if spacing is not None:
+                # The call is reserved: wait for its slot (outside the lock) and go.
+                if spacing > 0:
+                    self._sleep(spacing)
+                return waited + max(spacing, 0.0)
             self._sleep(delay)
             waited += delay
+
+    def _low_water(self) -> int:
+        # Below a tenth of the window's budget (and never below 2 calls) the pacer starts spacing.
+        return max(2, (self.limit or 0) // 10)
 
     def update(self, headers: Mapping[str, str]) -> None:
         """

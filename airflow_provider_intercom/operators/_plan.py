@@ -7,19 +7,27 @@ No operator keeps its own copy of these: a report means the same thing whichever
 from __future__ import annotations
 
 import json
+import logging
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
 from airflow_provider_intercom.exceptions import (
     IntercomAPIError,
     IntercomConfigurationError,
     IntercomError,
+    IntercomNotFoundError,
     IntercomTransportError,
+    IntercomUnauthorizedError,
 )
+from airflow_provider_intercom.hooks.intercom import validate_tag_name
 
 MAX_BULK_BATCH = 50  # Intercom advises at most 50 items per POST /tags; larger calls may time out.
 DEFAULT_MAX_MAP_LENGTH = 1024
+DEFAULT_MAX_ITEMS = 10_000
+MAX_WORKERS = 32
+PROGRESS_EVERY = 50
 
 
 def normalize_ids(value: Any, field: str) -> list[str]:
@@ -104,22 +112,108 @@ def batches(items: Sequence[Any], size: int) -> list[list[Any]]:
     return [list(items[start : start + size]) for start in range(0, len(items), size)]
 
 
+def validate_int_range(value: Any, field: str, low: int, high: int, why: str = "") -> int:
+    """
+    Return ``value`` if it is an integer from ``low`` to ``high``, or raise naming the field and range.
+
+    :param value: the operator's argument.
+    :param field: its name.
+    :param low: the smallest allowed value.
+    :param high: the largest allowed value.
+    :param why: a reason to append to the message.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise IntercomConfigurationError(f"{field}={value!r} must be an integer from {low} to {high}{why}")
+    return value
+
+
 def validate_batch_size(batch_size: Any) -> int:
     """
     Return ``batch_size`` if it is an integer from 1 to 50, or raise naming the field.
 
     :param batch_size: the operator's argument.
     """
-    if (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, int)
-        or not 1 <= batch_size <= MAX_BULK_BATCH
-    ):
+    return validate_int_range(
+        batch_size, "batch_size", 1, MAX_BULK_BATCH, " (Intercom advises at most 50 items per bulk call)"
+    )
+
+
+def validate_workers(max_workers: Any) -> int:
+    """
+    Return ``max_workers`` if it is an integer from 1 to 32, or raise naming the field.
+
+    :param max_workers: the operator's argument.
+    """
+    return validate_int_range(max_workers, "max_workers", 1, MAX_WORKERS)
+
+
+def check_max_items(count: int, max_items: Any, fields: str) -> None:
+    """
+    Refuse more items than ``max_items``, a guard against an export that returned far more than meant.
+
+    :param count: how many items the task was given, after dedupe.
+    :param max_items: the operator's limit.
+    :param fields: the argument names the items came from, for the message.
+    """
+    if isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 1:
+        raise IntercomConfigurationError(f"max_items={max_items!r} must be a positive integer")
+    if count > max_items:
         raise IntercomConfigurationError(
-            f"batch_size={batch_size!r} must be an integer from 1 to {MAX_BULK_BATCH} "
-            "(Intercom advises at most 50 items per bulk call)"
+            f"{fields} hold {count} items, more than max_items={max_items}: raise max_items, or split "
+            "the ids with chunk_ids() and map the operator over the chunks"
         )
-    return batch_size
+
+
+def apply_each(
+    log: logging.Logger | Any,
+    items: Sequence[str],
+    call: Callable[[str], Any],
+    report: ItemReport,
+    verb: str,
+    noun: str,
+    max_workers: int = 1,
+) -> None:
+    """
+    Make one call per item from a bounded thread pool, recording each outcome in ``report``.
+
+    Outcomes are recorded as calls finish; the report keeps input order whatever that order was.
+    A 401 stops everything at once (queued calls are cancelled), since every call would fail.
+
+    :param log: where progress lines go.
+    :param items: the items, in input order.
+    :param call: the API call for one item; its hook paces and retries it.
+    :param report: where outcomes go.
+    :param verb: e.g. ``untagged``, for progress lines.
+    :param noun: e.g. ``contacts``, for progress lines.
+    :param max_workers: calls in flight at once.
+    """
+
+    def one(item: str) -> tuple[str, str, dict[str, Any] | None]:
+        try:
+            call(item)
+        except IntercomNotFoundError:
+            return item, "not_found", None
+        except IntercomUnauthorizedError:
+            raise
+        except IntercomError as error:
+            return item, "failed", error_details(error)
+        return item, "succeeded", None
+
+    pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="intercom")
+    try:
+        futures = [pool.submit(one, item) for item in items]
+        for position, future in enumerate(as_completed(futures), start=1):
+            item, kind, error = future.result()
+            if kind == "succeeded":
+                report.succeeded(item)
+            elif kind == "not_found":
+                report.not_found(item)
+            else:
+                report.failed(item, error or {})
+            if position % PROGRESS_EVERY == 0 or position == len(items):
+                log.info("%s %d/%d %s (%s)", verb, position, len(items), noun, report.counts())
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def validate_ratio(value: Any, field: str) -> float:
@@ -241,6 +335,8 @@ def require_one_tag(tag_name: Any, tag_id: Any) -> None:
     for field, value in (("tag_name", tag_name), ("tag_id", tag_id)):
         if value is not None and (not isinstance(value, str | int) or not str(value).strip()):
             raise IntercomConfigurationError(f"{field}={value!r} must be a non-empty string")
+    if tag_name is not None:
+        validate_tag_name(tag_name)
 
 
 def tag_summary(tag: dict[str, Any]) -> dict[str, Any]:

@@ -33,8 +33,11 @@ from airflow_provider_intercom.exceptions import (
 )
 from airflow_provider_intercom.hooks.intercom import IntercomHook
 from airflow_provider_intercom.operators._plan import (
+    DEFAULT_MAX_ITEMS,
     ItemReport,
+    apply_each,
     batches,
+    check_max_items,
     chunk_ids,
     error_details,
     normalize_ids,
@@ -43,6 +46,7 @@ from airflow_provider_intercom.operators._plan import (
     validate_batch_size,
     validate_flag,
     validate_ratio,
+    validate_workers,
 )
 
 if TYPE_CHECKING:
@@ -160,6 +164,7 @@ class _TagTaskOperator(_IntercomOperator):
     :param dry_run: resolve and plan, but write nothing (templated).
     :param max_failed_ratio: the share of items that may end not found or failed before the task
         fails (0.0: any miss fails the task, after the report is pushed to XCom).
+    :param max_items: refuse, before any request, more items than this (default 10,000).
     """
 
     def __init__(
@@ -169,6 +174,7 @@ class _TagTaskOperator(_IntercomOperator):
         tag_id: str | None = None,
         dry_run: bool | str = False,
         max_failed_ratio: float = 0.0,
+        max_items: int = DEFAULT_MAX_ITEMS,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -177,6 +183,7 @@ class _TagTaskOperator(_IntercomOperator):
         # BaseOperator has a dry_run() method, so the flag is stored under another name.
         self.is_dry_run = dry_run
         self.max_failed_ratio = max_failed_ratio
+        self.max_items = max_items
 
     def _validated_options(self) -> tuple[bool, float]:
         """Check the tag choice, ``dry_run`` and ``max_failed_ratio``; return the last two."""
@@ -184,25 +191,6 @@ class _TagTaskOperator(_IntercomOperator):
         return validate_flag(self.is_dry_run, "dry_run"), validate_ratio(
             self.max_failed_ratio, "max_failed_ratio"
         )
-
-
-def _apply_each(
-    log: Any, items: Sequence[str], call: Callable[[str], Any], report: ItemReport, verb: str, noun: str
-) -> None:
-    """Make one call per item, recording each outcome; a 401 stops everything, since every call would fail."""
-    for position, item in enumerate(items, start=1):
-        try:
-            call(item)
-        except IntercomNotFoundError:
-            report.not_found(item)
-        except IntercomUnauthorizedError:
-            raise
-        except IntercomError as error:
-            report.failed(item, error_details(error))
-        else:
-            report.succeeded(item)
-        if position % _PROGRESS_EVERY == 0 or position == len(items):
-            log.info("%s %d/%d %s (%s)", verb, position, len(items), noun, report.counts())
 
 
 class _ContactsOperator(_TagTaskOperator):
@@ -244,6 +232,8 @@ class _ContactsOperator(_TagTaskOperator):
             raise IntercomConfigurationError(
                 "Nothing to do: contact_ids, emails and external_ids are all empty or missing"
             )
+        count = len(dict.fromkeys(item for values in inputs.values() for item in values))
+        check_max_items(count, self.max_items, "contact_ids, emails and external_ids")
         return inputs, dry_run, max_failed_ratio
 
     def _resolve(self, inputs: dict[str, list[str]]) -> tuple[dict[str, list[str]], dict[str, Any]]:
@@ -302,6 +292,8 @@ class TagContactsOperator(_ContactsOperator):
         written (templated, so ``"{{ params.dry_run }}"`` works).
     :param max_failed_ratio: the share of items that may end ``not_found`` or ``failed`` before the
         task fails; 0.0 (the default) fails it on any miss, after pushing the report to XCom.
+    :param max_items: refuse, before any request, more items than this (default 10,000); split
+        larger inputs with :func:`chunk_ids` and map.
     :param intercom_conn_id: the Airflow connection to use.
     :param api_version: overrides the connection's ``api_version`` extra.
     :param region: overrides the connection's ``region`` extra (us, eu or au).
@@ -385,7 +377,10 @@ class UntagContactsOperator(_ContactsOperator):
     """
     Remove a tag from contacts, one call per contact (Intercom has no bulk untag for contacts).
 
-    The tag must exist; it is never created. Returns the per-item report (see the module docs).
+    The tag must exist; it is never created. Calls go out from a bounded thread pool; the hook's
+    pacer keeps them within Intercom's rate limit. Returns the per-item report (see the module docs).
+
+    :param max_workers: calls in flight at once, 1 to 32.
 
     :param tag_name: the tag's name (exactly one of ``tag_name`` and ``tag_id``; templated).
     :param tag_id: the tag's Intercom id (templated).
@@ -398,13 +393,20 @@ class UntagContactsOperator(_ContactsOperator):
         written (templated, so ``"{{ params.dry_run }}"`` works).
     :param max_failed_ratio: the share of items that may end ``not_found`` or ``failed`` before the
         task fails; 0.0 (the default) fails it on any miss, after pushing the report to XCom.
+    :param max_items: refuse, before any request, more items than this (default 10,000); split
+        larger inputs with :func:`chunk_ids` and map.
     :param intercom_conn_id: the Airflow connection to use.
     :param api_version: overrides the connection's ``api_version`` extra.
     :param region: overrides the connection's ``region`` extra (us, eu or au).
     """
 
+    def __init__(self, *, max_workers: int = 4, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_workers = max_workers
+
     def execute(self, context: Context) -> dict[str, Any]:
         inputs, dry_run, max_failed_ratio = self._validated_inputs()
+        max_workers = validate_workers(self.max_workers)
         self._check_connection()
         targets, extra = self._resolve(inputs)
         contact_ids = list(dict.fromkeys(cid for ids in targets.values() for cid in ids))
@@ -414,13 +416,14 @@ class UntagContactsOperator(_ContactsOperator):
             for contact_id in contact_ids:
                 contacts.succeeded(contact_id)
         else:
-            _apply_each(
+            apply_each(
                 self.log,
                 contact_ids,
                 lambda contact_id: self.hook.untag_contact(contact_id, tag["id"]),
                 contacts,
                 "untagged",
                 "contacts",
+                max_workers,
             )
         report = self._settle(targets, contacts).as_dict(tag_summary(tag), dry_run=dry_run, **extra)
         return self._finish(context, report, max_failed_ratio, "contacts")
@@ -476,7 +479,7 @@ class _CompaniesOperator(_TagTaskOperator):
         noun = "companies"
         verb = "untagged" if self.untag else "tagged"
         if dry_run:
-            _apply_each(
+            apply_each(
                 self.log, list(keyed), lambda item: self._look_up(item, keyed[item]), report, "checked", noun
             )
         else:
@@ -559,6 +562,8 @@ class TagCompaniesOperator(_CompaniesOperator):
         written (templated, so ``"{{ params.dry_run }}"`` works).
     :param max_failed_ratio: the share of items that may end ``not_found`` or ``failed`` before the
         task fails; 0.0 (the default) fails it on any miss, after pushing the report to XCom.
+    :param max_items: refuse, before any request, more items than this (default 10,000); split
+        larger inputs with :func:`chunk_ids` and map.
     :param intercom_conn_id: the Airflow connection to use.
     :param api_version: overrides the connection's ``api_version`` extra.
     :param region: overrides the connection's ``region`` extra (us, eu or au).
@@ -581,6 +586,8 @@ class UntagCompaniesOperator(_CompaniesOperator):
         written (templated, so ``"{{ params.dry_run }}"`` works).
     :param max_failed_ratio: the share of items that may end ``not_found`` or ``failed`` before the
         task fails; 0.0 (the default) fails it on any miss, after pushing the report to XCom.
+    :param max_items: refuse, before any request, more items than this (default 10,000); split
+        larger inputs with :func:`chunk_ids` and map.
     :param intercom_conn_id: the Airflow connection to use.
     :param api_version: overrides the connection's ``api_version`` extra.
     :param region: overrides the connection's ``region`` extra (us, eu or au).
@@ -595,15 +602,19 @@ class _TicketLikeOperator(_TagTaskOperator):
 
     :param admin_id: the admin who applies or removes the tag (Intercom requires one).
     :param untag: remove the tag instead of applying it; the tag is then never created.
+    :param max_workers: calls in flight at once, 1 to 32; the hook's pacer keeps them within the rate limit.
     """
 
     kind = ""
     ids_field = ""
 
-    def __init__(self, *, admin_id: str, untag: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self, *, admin_id: str | None = None, untag: bool = False, max_workers: int = 4, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.admin_id = admin_id
         self.untag = untag
+        self.max_workers = max_workers
 
     def _item_call(self, tag_id: str) -> Callable[[str], Any]:
         raise NotImplementedError
@@ -613,6 +624,8 @@ class _TicketLikeOperator(_TagTaskOperator):
         items = normalize_ids(getattr(self, self.ids_field), self.ids_field)
         if not items:
             raise IntercomConfigurationError(f"Nothing to do: {self.ids_field} is empty")
+        check_max_items(len(items), self.max_items, self.ids_field)
+        max_workers = validate_workers(self.max_workers)
         if not isinstance(self.admin_id, str | int) or not str(self.admin_id).strip():
             raise IntercomConfigurationError(f"admin_id={self.admin_id!r} must be a non-empty admin id")
         self._check_connection()
@@ -624,7 +637,7 @@ class _TicketLikeOperator(_TagTaskOperator):
                 report.succeeded(item)
         else:
             verb = "untagged" if self.untag else "tagged"
-            _apply_each(self.log, items, self._item_call(tag["id"]), report, verb, self.kind)
+            apply_each(self.log, items, self._item_call(tag["id"]), report, verb, self.kind, max_workers)
         return self._finish(
             context, report.as_dict(tag_summary(tag), dry_run=dry_run), max_failed_ratio, self.kind
         )
@@ -640,12 +653,15 @@ class TagConversationsOperator(_TicketLikeOperator):
     :param conversation_ids: conversation ids (templated).
     :param admin_id: the admin who applies or removes the tag (Intercom requires one; templated).
     :param untag: remove the tag instead of applying it; the tag is then never created.
+    :param max_workers: calls in flight at once, 1 to 32; the hook's pacer keeps them within the rate limit.
     :param tag_name: the tag's name (exactly one of ``tag_name`` and ``tag_id``; templated).
     :param tag_id: the tag's Intercom id (templated).
     :param dry_run: resolve and plan, but write nothing; ``succeeded`` then lists what would be
         written (templated, so ``"{{ params.dry_run }}"`` works).
     :param max_failed_ratio: the share of items that may end ``not_found`` or ``failed`` before the
         task fails; 0.0 (the default) fails it on any miss, after pushing the report to XCom.
+    :param max_items: refuse, before any request, more items than this (default 10,000); split
+        larger inputs with :func:`chunk_ids` and map.
     :param intercom_conn_id: the Airflow connection to use.
     :param api_version: overrides the connection's ``api_version`` extra.
     :param region: overrides the connection's ``region`` extra (us, eu or au).
@@ -680,12 +696,15 @@ class TagTicketsOperator(_TicketLikeOperator):
     :param ticket_ids: ticket ids (templated).
     :param admin_id: the admin who applies or removes the tag (Intercom requires one; templated).
     :param untag: remove the tag instead of applying it; the tag is then never created.
+    :param max_workers: calls in flight at once, 1 to 32; the hook's pacer keeps them within the rate limit.
     :param tag_name: the tag's name (exactly one of ``tag_name`` and ``tag_id``; templated).
     :param tag_id: the tag's Intercom id (templated).
     :param dry_run: resolve and plan, but write nothing; ``succeeded`` then lists what would be
         written (templated, so ``"{{ params.dry_run }}"`` works).
     :param max_failed_ratio: the share of items that may end ``not_found`` or ``failed`` before the
         task fails; 0.0 (the default) fails it on any miss, after pushing the report to XCom.
+    :param max_items: refuse, before any request, more items than this (default 10,000); split
+        larger inputs with :func:`chunk_ids` and map.
     :param intercom_conn_id: the Airflow connection to use.
     :param api_version: overrides the connection's ``api_version`` extra.
     :param region: overrides the connection's ``region`` extra (us, eu or au).
