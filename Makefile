@@ -31,6 +31,16 @@ $(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml
 
 install: $(VENV)/.installed
 
+# `make bench`: the same venv plus the `bench` extra (python-intercom 5.0.1 and the http provider);
+# starts its own loopback sandboxes and prints one markdown table. BENCH_QUICK=1 shrinks the sizes.
+$(VENV)/.bench-installed: $(BIN)/python setup.cfg pyproject.toml
+	$(BIN)/python -m pip install $(PIP_QUIET) -e ".[test,bench]" "apache-airflow==$(AIRFLOW_VERSION)"
+	touch $@
+
+.PHONY: bench
+bench: $(VENV)/.bench-installed
+	$(BIN)/python -m benchmarks
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
