@@ -160,7 +160,7 @@ def fmt_ratio(ratio: float | None) -> str:
         return "—"
     if ratio >= 10:
         return f"{ratio:.0f}×"
-    if ratio >= 1:
+    if ratio >= 0.1:
         return f"{ratio:.2f}×"
     return f"{ratio:.2g}×"
 
