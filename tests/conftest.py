@@ -41,3 +41,50 @@ def dag_bag():
 def pytest_configure(config):
     # Deprecated Airflow APIs fail the tests, as in Airflow's own provider suites.
     config.addinivalue_line("filterwarnings", "error::airflow.exceptions.AirflowProviderDeprecationWarning")
+
+
+# -- the token never leaks, over the whole suite -------------------------------------------------------------
+# Every access token a test uses (the sandboxes' and the deliberately wrong ones) is looked for in every
+# test's captured output and log records, and at the end in everything Airflow wrote under AIRFLOW_HOME:
+# task logs, and the metadata DB with its XCom values and rendered template fields.
+WRONG_TOKENS = {"wrong-token-123", "another-secret-token", "secret-token-for-tests", "not-the-token"}
+_tokens_in_use: set[str] = set(WRONG_TOKENS)
+_leaks: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def _record_sandbox_tokens(monkeypatch):
+    from airflow_provider_intercom.sandbox.server import IntercomSandbox
+
+    original_start = IntercomSandbox.start
+
+    def start(self):
+        _tokens_in_use.add(self.token)
+        return original_start(self)
+
+    monkeypatch.setattr(IntercomSandbox, "start", start)
+
+
+def find_leaks(where: str, text: str, tokens: set[str]) -> list[str]:
+    """Name each token that appears in ``text``."""
+    return [f"{where}: {token!r}" for token in sorted(tokens) if token in text]
+
+
+def pytest_runtest_logreport(report):
+    for section, content in report.sections:
+        _leaks.extend(find_leaks(f"{report.nodeid} ({section})", content, _tokens_in_use))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    for path in Path(os.environ["AIRFLOW_HOME"]).rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            text = path.read_bytes().decode("utf-8", errors="replace")
+            _leaks.extend(find_leaks(str(path), text, _tokens_in_use))
+    if _leaks:
+        print("\nACCESS TOKEN LEAKED in:\n  " + "\n  ".join(_leaks))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    else:
+        print(
+            f"\nToken hygiene: none of {len(_tokens_in_use)} access tokens appears in any captured output, "
+            "task log, XCom value or rendered template field."
+        )

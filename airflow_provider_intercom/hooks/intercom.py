@@ -276,6 +276,7 @@ class IntercomHook(BaseHook):
         *,
         json: Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
+        empty_ok: bool = False,
     ) -> Any:
         """
         Send one API call with pacing and retries, and return its decoded JSON (None for no body).
@@ -284,6 +285,8 @@ class IntercomHook(BaseHook):
         :param path: path below the base URL, starting with ``/``, ids already quoted.
         :param json: request body.
         :param params: query-string parameters.
+        :param empty_ok: the endpoint answers success with no body (``DELETE /tags/{id}``). Elsewhere
+            an empty 200 means the answer was lost, so it is retried like any unreadable answer.
         """
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.max_retries + 1),
@@ -292,10 +295,15 @@ class IntercomHook(BaseHook):
             before_sleep=self._log_retry,
             reraise=True,
         )
-        return retrying(self._send_once, method, path, json, params)
+        return retrying(self._send_once, method, path, json, params, empty_ok)
 
     def _send_once(
-        self, method: str, path: str, json: Mapping[str, Any] | None, params: Mapping[str, Any] | None
+        self,
+        method: str,
+        path: str,
+        json: Mapping[str, Any] | None,
+        params: Mapping[str, Any] | None,
+        empty_ok: bool,
     ) -> Any:
         session = self._session
         url = f"{self.settings.base_url}{path}"
@@ -312,7 +320,7 @@ class IntercomHook(BaseHook):
         if response.status_code >= 400:
             raise self._error_from(response, method, path)
         if not response.content:
-            if method == "DELETE" or response.status_code == 204:
+            if empty_ok or response.status_code == 204:
                 return None
             raise IntercomInvalidResponseError(
                 response.status_code, None, "empty body where JSON was expected", method=method, path=path
@@ -480,7 +488,7 @@ class IntercomHook(BaseHook):
         :param tag_id: the tag's Intercom id.
         :raises IntercomBadRequestError: ``tag_has_dependent_objects`` when a segment uses the tag.
         """
-        self._request("DELETE", f"/tags/{_path_segment(tag_id, 'tag_id')}")
+        self._request("DELETE", f"/tags/{_path_segment(tag_id, 'tag_id')}", empty_ok=True)
 
     # -- contacts -----------------------------------------------------------------------------------
 
