@@ -81,7 +81,7 @@ def pytest_sessionfinish(session, exitstatus):
             text = path.read_bytes().decode("utf-8", errors="replace")
             _leaks.extend(find_leaks(str(path), text, _tokens_in_use))
     if _leaks:
-        print("\nACCESS TOKEN LEAKED in:\n  " + "\n  ".join(_leaks))
+        print("\nACCESS TOKEN LEAKED in:\n  " + "\n  ".join(sorted(set(_leaks))))
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     else:
         print(
