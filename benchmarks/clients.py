@@ -37,7 +37,11 @@ def execute(operator: Any) -> dict[str, Any]:
 
 
 def tag_operator(ids: Sequence[str], conn_id: str, api_version: str) -> TagContactsOperator:
-    """Tag ``ids`` with the bench tag by name (created if missing), 50 per call; misses do not fail it."""
+    """
+    Tag ``ids`` with the bench tag by name (created if missing), 50 per call; misses do not fail it.
+
+    ``max_items`` is raised to the input's size, as a DAG author tagging this many would.
+    """
     return TagContactsOperator(
         task_id="bench_tag",
         tag_name=TAG_NAME,
@@ -45,6 +49,7 @@ def tag_operator(ids: Sequence[str], conn_id: str, api_version: str) -> TagConta
         intercom_conn_id=conn_id,
         api_version=api_version,
         max_failed_ratio=1.0,
+        max_items=max(len(ids), 1),
     )
 
 

@@ -112,7 +112,7 @@ def tag_calls(ctx: Context) -> list[Row]:
             ours_counts = report_counts(execute(operator))
             ours_seconds = time.perf_counter() - began
             ours_log = box.requests
-            ours_tagged = len(known) - _untagged(box, known)
+            ours_tagged = still_tagged(box, known)
         with sandbox(known) as box, patched_env(connection_env(box, "bench_tag_sdk", version)):
             client = sdk_client("AIRFLOW_CONN_BENCH_TAG_SDK")
             box.state.clear_request_log()
@@ -120,7 +120,7 @@ def tag_calls(ctx: Context) -> list[Row]:
             sdk_counts = sdk_tag_each(client, ids, sdk_create_tag(client))
             sdk_seconds = time.perf_counter() - began
             sdk_calls = len(box.requests)
-            sdk_tagged = len(known) - _untagged(box, known)
+            sdk_tagged = still_tagged(box, known)
         problem = ours_tagged != len(known) or ours_counts["not_found"] != len(unknown)
         rows.append(
             Row(
@@ -130,7 +130,8 @@ def tag_calls(ctx: Context) -> list[Row]:
                 sdk_calls,
                 "calls",
                 floor,
-                f"ours: TagContactsOperator ({call_kinds(ours_log)}; {ours_tagged:,} tagged, "
+                f"ours: TagContactsOperator, max_items={len(ids):,} ({call_kinds(ours_log)}; "
+                f"{ours_tagged:,} tagged, "
                 f"{ours_counts['not_found']:,} not found, {ours_seconds:.1f} s); "
                 f"peer: SDK tags.create + tags.tag_contact per id ({sdk_tagged:,} tagged, "
                 f"{sdk_counts['not_found']:,} not found, {sdk_seconds:.1f} s), measured in full; "
@@ -139,10 +140,6 @@ def tag_calls(ctx: Context) -> list[Row]:
             )
         )
     return rows
-
-
-def _untagged(box: Any, ids: Sequence[str]) -> int:
-    return len(ids) - still_tagged(box, ids)
 
 
 # -- 2. untag with a thread pool under a rate limit ---------------------------------------------------------
