@@ -6,12 +6,17 @@ No operator keeps its own copy of these: a report means the same thing whichever
 
 from __future__ import annotations
 
+import ast
+import csv
 import json
 import logging
 import math
-from collections.abc import Callable, Iterable, Sequence
+import os
+import reprlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from airflow_provider_intercom.exceptions import (
     IntercomAPIError,
@@ -30,44 +35,248 @@ MAX_WORKERS = 32
 PROGRESS_EVERY = 50
 
 
-def normalize_ids(value: Any, field: str) -> list[str]:
+def normalize_ids(value: Any, field: str, *, id_key: str | None = None) -> list[str]:
     """
     Turn an operator's list argument into unique, trimmed string ids, in input order.
 
-    Accepts a list (or any iterable, including a resolved XComArg), nested one level (a list of
-    chunks), or a string: a JSON list, or ids separated by commas or white space (what a Jinja
-    template renders).
+    Accepts a list (or any iterable, including a resolved XComArg) or a string: a JSON list, a
+    Python list literal (what a non-native template renders from a SQL task's rows), or ids
+    separated by commas or white space. Each item of the list is read by these rules:
+
+    - a plain id (a non-empty string or an integer) is an id;
+    - a one-column row, a tuple or list of exactly one item (what ``SQLExecuteQueryOperator`` pushes
+      for ``SELECT id ...``), is the id it holds;
+    - a dict is a row with named columns: ``id_key`` names the column holding the id, and without
+      ``id_key`` it is refused;
+    - a tuple or list of several items is refused. It may be a row with several columns (``SELECT
+      id, email``) or a chunk of ids, and the two look alike (a JSON round trip turns tuples into
+      lists); flattening it would tag column values as ids, so the error asks to select only the id
+      column, return dicts and set ``id_key``, or pass a flat list. ``id_key`` cannot pick from a
+      tuple either: a tuple has no column names.
+
+    The one nesting read without asking is Airflow's own list of mapped outputs (the lazy
+    sequence a mapped task's XComArg resolves to downstream): each element is one mapped task's
+    return value and is read by the rules above, so chunks from mapped tasks keep working.
 
     :param value: the argument as given or rendered; None means "not given".
     :param field: the argument's name, quoted in errors.
-    :raises IntercomConfigurationError: on a value that is not an id, naming the field and position.
+    :param id_key: the column (dict key) that holds the id when items are dict rows.
+    :raises IntercomConfigurationError: on an item that is not an id, naming the field and the
+        position of the item as given (``emails[3]``, or ``contact_ids[2][5]`` in mapped outputs).
     """
+    if id_key is not None and (not isinstance(id_key, str) or not id_key.strip()):
+        raise IntercomConfigurationError(f"id_key={id_key!r} must be a non-empty column name")
+    if _is_mapped_outputs(value):
+        ids = [
+            item
+            for number, output in enumerate(value)
+            for item in _ids_in(output, f"{field}[{number}]", id_key)
+        ]
+    else:
+        ids = _ids_in(value, field, id_key)
+    return list(dict.fromkeys(ids))
+
+
+def _is_mapped_outputs(value: Any) -> bool:
+    """Tell whether ``value`` is Airflow's lazy sequence of every mapped task's return value."""
+    return type(value).__name__ in {"LazyXComSequence", "LazyXComSelectSequence", "LazySelectSequence"}
+
+
+def _ids_in(value: Any, field: str, id_key: str | None) -> list[str]:
+    """Read one list argument (or one mapped output) by the rules of :func:`normalize_ids`."""
     if value is None:
         return []
     if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            try:
-                value = json.loads(text)
-            except ValueError as error:
-                raise IntercomConfigurationError(f"{field} is not a valid JSON list: {error}") from error
-        else:
-            value = text.replace(",", " ").split()
+        value = _parse_list_string(value, field)
     if isinstance(value, dict) or not isinstance(value, Iterable):
-        raise IntercomConfigurationError(f"{field}={value!r} must be a list of ids")
-    flat: list[Any] = []
-    for item in value:
-        if isinstance(item, list | tuple):
-            flat.extend(item)
-        else:
-            flat.append(item)
-    ids: list[str] = []
-    for index, item in enumerate(flat):
-        if isinstance(item, bool) or not isinstance(item, str | int) or not str(item).strip():
+        raise IntercomConfigurationError(f"{field}={reprlib.repr(value)} must be a list of ids")
+    return [_id_of(item, f"{field}[{index}]", id_key) for index, item in enumerate(value)]
+
+
+def _parse_list_string(text: str, field: str) -> Any:
+    text = text.strip()
+    if not text.startswith("["):
+        return text.replace(",", " ").split()
+    try:
+        return json.loads(text)
+    except ValueError as error:
+        try:  # a non-native template renders Python's repr, e.g. [('a',), ('b',)] from a SQL task
+            parsed = ast.literal_eval(text)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            raise IntercomConfigurationError(f"{field} is not a valid JSON list: {error}") from error
+        if not isinstance(parsed, list):
+            raise IntercomConfigurationError(f"{field} is not a valid JSON list: {error}") from error
+        return parsed
+
+
+def _id_of(item: Any, where: str, id_key: str | None) -> str:
+    """Return the id one item stands for: a plain id, a one-column row, or a dict row's ``id_key``."""
+    if isinstance(item, dict):
+        columns = ", ".join(repr(key) for key in list(item)[:10]) or "none"
+        if id_key is None:
             raise IntercomConfigurationError(
-                f"{field}[{index}]={item!r} is not an id: every item must be a non-empty string"
+                f"{where} is a row with named columns ({columns}): set id_key to the column that holds the id"
             )
-        ids.append(str(item).strip())
+        if id_key not in item:
+            raise IntercomConfigurationError(
+                f"{where} has no column id_key={id_key!r} (its columns: {columns})"
+            )
+        return _plain_id(item[id_key], f"{where}[{id_key!r}]")
+    if isinstance(item, list | tuple):
+        if len(item) == 1:
+            return _plain_id(item[0], f"{where}[0]")
+        if not item:
+            raise IntercomConfigurationError(f"{where}={item!r} is an empty row: every item must be an id")
+        if isinstance(item, tuple) and id_key is not None:
+            raise IntercomConfigurationError(
+                f"{where}={reprlib.repr(item)} is a row with {len(item)} columns but no column names, so "
+                f"id_key={id_key!r} cannot pick one: select only the id column, or return rows as dicts"
+            )
+        raise IntercomConfigurationError(
+            f"{where}={reprlib.repr(item)} holds {len(item)} values: a row with several columns (or a "
+            "nested list of ids) is not read as ids. Select only the id column, return rows as dicts "
+            "and set id_key to the id column, or pass a flat list of ids"
+        )
+    return _plain_id(item, where)
+
+
+def _plain_id(item: Any, where: str) -> str:
+    if isinstance(item, bool) or not isinstance(item, str | int) or not str(item).strip():
+        raise IntercomConfigurationError(
+            f"{where}={reprlib.repr(item)} is not an id: every item must be a non-empty string"
+        )
+    return str(item).strip()
+
+
+def read_ids_file(path: str | os.PathLike[str], *, id_key: str | None = None) -> Iterator[str]:
+    """
+    Yield the ids in a file, line by line: the file is streamed, never read into one string.
+
+    The format is chosen by the file's extension (case-insensitive), never guessed from content:
+
+    - ``.csv``: a header row, then one row per item; ``id_key`` names the column holding the id
+      and is required (a header is never guessed: a headerless file would lose its first id).
+      Read with :mod:`csv`, so quoted cells may hold commas and line breaks.
+    - ``.jsonl`` / ``.ndjson``: one JSON value per line, an object (``id_key`` picks the field) or
+      a string or integer id.
+    - anything else: plain text, one id per line; a line holding a comma or tab is refused (it
+      looks like a CSV row: name the file ``.csv``).
+
+    Blank lines are skipped and ids are trimmed; the file is read as UTF-8 (a BOM is dropped).
+
+    :param path: the file's path.
+    :param id_key: the CSV column or JSON field that holds the id.
+    :raises IntercomConfigurationError: naming the file, the line number and what is wrong.
+    """
+    if isinstance(path, bool) or not isinstance(path, str | os.PathLike) or not str(path).strip():
+        raise IntercomConfigurationError(f"ids_file={path!r} must be the path of a file")
+    if id_key is not None and (not isinstance(id_key, str) or not id_key.strip()):
+        raise IntercomConfigurationError(f"id_key={id_key!r} must be a non-empty column name")
+    name = str(path).strip()
+    suffix = Path(name).suffix.lower()
+    try:
+        handle = open(Path(name).expanduser(), encoding="utf-8-sig", newline="")
+    except OSError as error:
+        raise IntercomConfigurationError(f"ids_file {name!r} cannot be read: {error.strerror}") from error
+    with handle:
+        try:
+            if suffix == ".csv":
+                yield from _csv_ids(handle, name, id_key)
+            elif suffix in (".jsonl", ".ndjson"):
+                yield from _json_lines_ids(handle, name, id_key)
+            else:
+                yield from _text_ids(handle, name)
+        except UnicodeDecodeError as error:
+            raise IntercomConfigurationError(f"ids_file {name!r} is not UTF-8 text: {error}") from error
+
+
+def _file_error(name: str, line: int, what: str) -> IntercomConfigurationError:
+    return IntercomConfigurationError(f"ids_file {name!r}, line {line}: {what}")
+
+
+def _csv_ids(handle: IO[str], name: str, id_key: str | None) -> Iterator[str]:
+    reader = csv.reader(handle)
+    try:
+        header = next(reader, None)
+        if header is None:
+            return
+        columns = [column.strip() for column in header]
+        shown = ", ".join(repr(column) for column in columns[:10])
+        if id_key is None:
+            raise _file_error(
+                name, 1, f"a CSV file needs id_key, the header's id column (the header: {shown})"
+            )
+        if id_key not in columns:
+            raise _file_error(name, 1, f"the header has no column id_key={id_key!r} (it has: {shown})")
+        position = columns.index(id_key)
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue
+            if position >= len(row):
+                raise _file_error(
+                    name, reader.line_num, f"the row has {len(row)} cells, none in column {id_key!r}"
+                )
+            value = row[position].strip()
+            if not value:
+                raise _file_error(name, reader.line_num, f"column {id_key!r} is empty")
+            yield value
+    except csv.Error as error:
+        raise _file_error(name, reader.line_num, f"not valid CSV: {error}") from error
+
+
+def _json_lines_ids(handle: IO[str], name: str, id_key: str | None) -> Iterator[str]:
+    for number, line in enumerate(handle, start=1):
+        text = line.strip()
+        if not text:
+            continue
+        try:
+            item = json.loads(text)
+        except ValueError as error:
+            raise _file_error(name, number, f"not a JSON value ({error})") from error
+        where = "the value"
+        if isinstance(item, dict):
+            if id_key is None:
+                raise _file_error(name, number, "an object: set id_key to the field that holds the id")
+            if id_key not in item:
+                fields = ", ".join(repr(key) for key in list(item)[:10]) or "none"
+                raise _file_error(
+                    name, number, f"the object has no field id_key={id_key!r} (it has: {fields})"
+                )
+            item, where = item[id_key], f"field {id_key!r}"
+        if isinstance(item, bool) or not isinstance(item, str | int) or not str(item).strip():
+            raise _file_error(name, number, f"{where} {reprlib.repr(item)} is not an id (a non-empty string)")
+        yield str(item).strip()
+
+
+def _text_ids(handle: IO[str], name: str) -> Iterator[str]:
+    for number, line in enumerate(handle, start=1):
+        text = line.strip()
+        if not text:
+            continue
+        if "," in text or "\t" in text:
+            raise _file_error(
+                name,
+                number,
+                f"{reprlib.repr(text)} holds several values; a text file takes one id per line "
+                "(for columns, use a .csv file and id_key)",
+            )
+        yield text
+
+
+def gather_ids(
+    value: Any, field: str, *, id_key: str | None = None, ids_file: str | os.PathLike[str] | None = None
+) -> list[str]:
+    """
+    Return a list argument's ids (see :func:`normalize_ids`) followed by a file's (see :func:`read_ids_file`).
+
+    :param value: the list argument as given or rendered.
+    :param field: its name, quoted in errors.
+    :param id_key: the column (dict key, CSV column, JSON field) that holds the id.
+    :param ids_file: a file of more ids for this argument; None reads no file.
+    """
+    ids = normalize_ids(value, field, id_key=id_key)
+    if ids_file is not None:
+        ids.extend(read_ids_file(ids_file, id_key=id_key))
     return list(dict.fromkeys(ids))
 
 
