@@ -40,7 +40,7 @@ from airflow_provider_intercom.operators._plan import (
     check_max_items,
     chunk_ids,
     error_details,
-    normalize_ids,
+    gather_ids,
     require_one_tag,
     tag_summary,
     validate_batch_size,
@@ -66,6 +66,7 @@ __all__ = [
 ]
 
 _CONNECTION_FIELDS = ("intercom_conn_id", "api_version", "region")
+_INPUT_FIELDS = ("id_key", "ids_file")
 _PROGRESS_EVERY = 50
 
 
@@ -165,7 +166,13 @@ class _TagTaskOperator(_IntercomOperator):
     :param max_failed_ratio: the share of items that may end not found or failed before the task
         fails (0.0: any miss fails the task, after the report is pushed to XCom).
     :param max_items: refuse, before any request, more items than this (default 10,000).
+    :param id_key: the column that holds the id when id lists hold dict rows, and the CSV column or
+        JSON field of ``ids_file`` (templated).
+    :param ids_file: a CSV, JSON-lines or text file of more ids, read line by line (templated).
+    :param ids_file_field: which id list ``ids_file`` adds to; defaults to the operator's first.
     """
+
+    id_fields: tuple[str, ...] = ()  # the id list arguments; ids_file feeds the first by default
 
     def __init__(
         self,
@@ -175,11 +182,17 @@ class _TagTaskOperator(_IntercomOperator):
         dry_run: bool | str = False,
         max_failed_ratio: float = 0.0,
         max_items: int = DEFAULT_MAX_ITEMS,
+        id_key: str | None = None,
+        ids_file: str | None = None,
+        ids_file_field: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.tag_name = tag_name
         self.tag_id = tag_id
+        self.id_key = id_key
+        self.ids_file = ids_file
+        self.ids_file_field = ids_file_field
         # BaseOperator has a dry_run() method, so the flag is stored under another name.
         self.is_dry_run = dry_run
         self.max_failed_ratio = max_failed_ratio
@@ -191,6 +204,23 @@ class _TagTaskOperator(_IntercomOperator):
         return validate_flag(self.is_dry_run, "dry_run"), validate_ratio(
             self.max_failed_ratio, "max_failed_ratio"
         )
+
+    def _id_inputs(self) -> dict[str, list[str]]:
+        """Read every id list argument, with ``id_key``, and ``ids_file`` into its list; no request."""
+        target = self.id_fields[0] if self.ids_file_field is None else self.ids_file_field
+        if target not in self.id_fields:
+            raise IntercomConfigurationError(
+                f"ids_file_field={target!r} must be one of: {', '.join(self.id_fields)}"
+            )
+        return {
+            field: gather_ids(
+                getattr(self, field),
+                field,
+                id_key=self.id_key,
+                ids_file=self.ids_file if field == target else None,
+            )
+            for field in self.id_fields
+        }
 
 
 class _ContactsOperator(_TagTaskOperator):
@@ -209,9 +239,11 @@ class _ContactsOperator(_TagTaskOperator):
         "emails",
         "external_ids",
         "is_dry_run",
+        *_INPUT_FIELDS,
         *_CONNECTION_FIELDS,
     )
     template_fields_renderers = {"contact_ids": "json", "emails": "json", "external_ids": "json"}
+    id_fields = ("contact_ids", "emails", "external_ids")
 
     def __init__(
         self, *, contact_ids: Any = None, emails: Any = None, external_ids: Any = None, **kwargs: Any
@@ -223,11 +255,7 @@ class _ContactsOperator(_TagTaskOperator):
 
     def _validated_inputs(self) -> tuple[dict[str, list[str]], bool, float]:
         dry_run, max_failed_ratio = self._validated_options()
-        inputs = {
-            "contact_ids": normalize_ids(self.contact_ids, "contact_ids"),
-            "emails": normalize_ids(self.emails, "emails"),
-            "external_ids": normalize_ids(self.external_ids, "external_ids"),
-        }
+        inputs = self._id_inputs()
         if not any(inputs.values()):
             raise IntercomConfigurationError(
                 "Nothing to do: contact_ids, emails and external_ids are all empty or missing"
@@ -282,7 +310,8 @@ class TagContactsOperator(_ContactsOperator):
     :param tag_name: the tag's name (exactly one of ``tag_name`` and ``tag_id``; templated).
     :param tag_id: the tag's Intercom id (templated).
     :param contact_ids: Intercom contact ids (templated: a list, an XComArg, a JSON list or a
-        comma-separated string; duplicates are dropped).
+        comma-separated string; one-column rows and, with ``id_key``, dict rows are read too;
+        duplicates are dropped).
     :param emails: contact emails, resolved through search; one email may match several contacts
         (a user and a lead), and then all of them are changed (templated).
     :param external_ids: your ``external_id`` values, resolved through search (templated).
@@ -294,6 +323,15 @@ class TagContactsOperator(_ContactsOperator):
         task fails; 0.0 (the default) fails it on any miss, after pushing the report to XCom.
     :param max_items: refuse, before any request, more items than this (default 10,000); split
         larger inputs with :func:`chunk_ids` and map.
+    :param id_key: the column that holds the id when an id list holds dict rows, e.g. ``"email"``
+        for ``[{"email": ...}, ...]``, and the CSV column or JSON-lines field of ``ids_file``
+        (templated). A list of one-column rows, such as ``SQLExecuteQueryOperator`` pushes for
+        ``SELECT id ...``, needs no ``id_key``; a row with several columns is refused.
+    :param ids_file: the path of a file of more ids, streamed line by line (templated): ``.csv``
+        (a header row; ``id_key`` names the id column), ``.jsonl`` / ``.ndjson`` (one object, picked
+        by ``id_key``, or one id per line) or any other name for plain text, one id per line.
+    :param ids_file_field: the id list ``ids_file`` adds to: ``contact_ids`` (the default),
+        ``emails`` or ``external_ids``.
     :param intercom_conn_id: the Airflow connection to use.
     :param api_version: overrides the connection's ``api_version`` extra.
     :param region: overrides the connection's ``region`` extra (us, eu or au).
@@ -385,7 +423,8 @@ class UntagContactsOperator(_ContactsOperator):
     :param tag_name: the tag's name (exactly one of ``tag_name`` and ``tag_id``; templated).
     :param tag_id: the tag's Intercom id (templated).
     :param contact_ids: Intercom contact ids (templated: a list, an XComArg, a JSON list or a
-        comma-separated string; duplicates are dropped).
+        comma-separated string; one-column rows and, with ``id_key``, dict rows are read too;
+        duplicates are dropped).
     :param emails: contact emails, resolved through search; one email may match several contacts
         (a user and a lead), and then all of them are changed (templated).
     :param external_ids: your ``external_id`` values, resolved through search (templated).
@@ -395,6 +434,15 @@ class UntagContactsOperator(_ContactsOperator):
         task fails; 0.0 (the default) fails it on any miss, after pushing the report to XCom.
     :param max_items: refuse, before any request, more items than this (default 10,000); split
         larger inputs with :func:`chunk_ids` and map.
+    :param id_key: the column that holds the id when an id list holds dict rows, e.g. ``"email"``
+        for ``[{"email": ...}, ...]``, and the CSV column or JSON-lines field of ``ids_file``
+        (templated). A list of one-column rows, such as ``SQLExecuteQueryOperator`` pushes for
+        ``SELECT id ...``, needs no ``id_key``; a row with several columns is refused.
+    :param ids_file: the path of a file of more ids, streamed line by line (templated): ``.csv``
+        (a header row; ``id_key`` names the id column), ``.jsonl`` / ``.ndjson`` (one object, picked
+        by ``id_key``, or one id per line) or any other name for plain text, one id per line.
+    :param ids_file_field: the id list ``ids_file`` adds to: ``contact_ids`` (the default),
+        ``emails`` or ``external_ids``.
     :param intercom_conn_id: the Airflow connection to use.
     :param api_version: overrides the connection's ``api_version`` extra.
     :param region: overrides the connection's ``region`` extra (us, eu or au).
@@ -444,9 +492,11 @@ class _CompaniesOperator(_TagTaskOperator):
         "company_ids",
         "company_external_ids",
         "is_dry_run",
+        *_INPUT_FIELDS,
         *_CONNECTION_FIELDS,
     )
     template_fields_renderers = {"company_ids": "json", "company_external_ids": "json"}
+    id_fields = ("company_ids", "company_external_ids")
     untag = False
 
     def __init__(
@@ -465,8 +515,9 @@ class _CompaniesOperator(_TagTaskOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         dry_run, max_failed_ratio = self._validated_options()
         keyed: dict[str, str] = {}  # item -> "id" (Intercom's) or "company_id" (yours)
+        inputs = self._id_inputs()
         for key, field in (("id", "company_ids"), ("company_id", "company_external_ids")):
-            for item in normalize_ids(getattr(self, field), field):
+            for item in inputs[field]:
                 keyed.setdefault(item, key)
         if not keyed:
             raise IntercomConfigurationError(
@@ -564,6 +615,15 @@ class TagCompaniesOperator(_CompaniesOperator):
         task fails; 0.0 (the default) fails it on any miss, after pushing the report to XCom.
     :param max_items: refuse, before any request, more items than this (default 10,000); split
         larger inputs with :func:`chunk_ids` and map.
+    :param id_key: the column that holds the id when an id list holds dict rows, e.g. ``"email"``
+        for ``[{"email": ...}, ...]``, and the CSV column or JSON-lines field of ``ids_file``
+        (templated). A list of one-column rows, such as ``SQLExecuteQueryOperator`` pushes for
+        ``SELECT id ...``, needs no ``id_key``; a row with several columns is refused.
+    :param ids_file: the path of a file of more ids, streamed line by line (templated): ``.csv``
+        (a header row; ``id_key`` names the id column), ``.jsonl`` / ``.ndjson`` (one object, picked
+        by ``id_key``, or one id per line) or any other name for plain text, one id per line.
+    :param ids_file_field: the id list ``ids_file`` adds to: ``company_ids`` (the default) or
+        ``company_external_ids``.
     :param intercom_conn_id: the Airflow connection to use.
     :param api_version: overrides the connection's ``api_version`` extra.
     :param region: overrides the connection's ``region`` extra (us, eu or au).
@@ -588,6 +648,15 @@ class UntagCompaniesOperator(_CompaniesOperator):
         task fails; 0.0 (the default) fails it on any miss, after pushing the report to XCom.
     :param max_items: refuse, before any request, more items than this (default 10,000); split
         larger inputs with :func:`chunk_ids` and map.
+    :param id_key: the column that holds the id when an id list holds dict rows, e.g. ``"email"``
+        for ``[{"email": ...}, ...]``, and the CSV column or JSON-lines field of ``ids_file``
+        (templated). A list of one-column rows, such as ``SQLExecuteQueryOperator`` pushes for
+        ``SELECT id ...``, needs no ``id_key``; a row with several columns is refused.
+    :param ids_file: the path of a file of more ids, streamed line by line (templated): ``.csv``
+        (a header row; ``id_key`` names the id column), ``.jsonl`` / ``.ndjson`` (one object, picked
+        by ``id_key``, or one id per line) or any other name for plain text, one id per line.
+    :param ids_file_field: the id list ``ids_file`` adds to: ``company_ids`` (the default) or
+        ``company_external_ids``.
     :param intercom_conn_id: the Airflow connection to use.
     :param api_version: overrides the connection's ``api_version`` extra.
     :param region: overrides the connection's ``region`` extra (us, eu or au).
@@ -621,7 +690,7 @@ class _TicketLikeOperator(_TagTaskOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         dry_run, max_failed_ratio = self._validated_options()
-        items = normalize_ids(getattr(self, self.ids_field), self.ids_field)
+        items = self._id_inputs()[self.ids_field]
         if not items:
             raise IntercomConfigurationError(f"Nothing to do: {self.ids_field} is empty")
         check_max_items(len(items), self.max_items, self.ids_field)
@@ -662,6 +731,14 @@ class TagConversationsOperator(_TicketLikeOperator):
         task fails; 0.0 (the default) fails it on any miss, after pushing the report to XCom.
     :param max_items: refuse, before any request, more items than this (default 10,000); split
         larger inputs with :func:`chunk_ids` and map.
+    :param id_key: the column that holds the id when an id list holds dict rows, e.g. ``"email"``
+        for ``[{"email": ...}, ...]``, and the CSV column or JSON-lines field of ``ids_file``
+        (templated). A list of one-column rows, such as ``SQLExecuteQueryOperator`` pushes for
+        ``SELECT id ...``, needs no ``id_key``; a row with several columns is refused.
+    :param ids_file: the path of a file of more ids, streamed line by line (templated): ``.csv``
+        (a header row; ``id_key`` names the id column), ``.jsonl`` / ``.ndjson`` (one object, picked
+        by ``id_key``, or one id per line) or any other name for plain text, one id per line.
+    :param ids_file_field: the id list ``ids_file`` adds to: only ``conversation_ids``.
     :param intercom_conn_id: the Airflow connection to use.
     :param api_version: overrides the connection's ``api_version`` extra.
     :param region: overrides the connection's ``region`` extra (us, eu or au).
@@ -673,12 +750,14 @@ class TagConversationsOperator(_TicketLikeOperator):
         "tag_name",
         "tag_id",
         "is_dry_run",
+        *_INPUT_FIELDS,
         *_CONNECTION_FIELDS,
     )
     kind = "conversations"
     ids_field = "conversation_ids"
+    id_fields = ("conversation_ids",)
 
-    def __init__(self, *, conversation_ids: Any, **kwargs: Any) -> None:
+    def __init__(self, *, conversation_ids: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.conversation_ids = conversation_ids
 
@@ -705,6 +784,14 @@ class TagTicketsOperator(_TicketLikeOperator):
         task fails; 0.0 (the default) fails it on any miss, after pushing the report to XCom.
     :param max_items: refuse, before any request, more items than this (default 10,000); split
         larger inputs with :func:`chunk_ids` and map.
+    :param id_key: the column that holds the id when an id list holds dict rows, e.g. ``"email"``
+        for ``[{"email": ...}, ...]``, and the CSV column or JSON-lines field of ``ids_file``
+        (templated). A list of one-column rows, such as ``SQLExecuteQueryOperator`` pushes for
+        ``SELECT id ...``, needs no ``id_key``; a row with several columns is refused.
+    :param ids_file: the path of a file of more ids, streamed line by line (templated): ``.csv``
+        (a header row; ``id_key`` names the id column), ``.jsonl`` / ``.ndjson`` (one object, picked
+        by ``id_key``, or one id per line) or any other name for plain text, one id per line.
+    :param ids_file_field: the id list ``ids_file`` adds to: only ``ticket_ids``.
     :param intercom_conn_id: the Airflow connection to use.
     :param api_version: overrides the connection's ``api_version`` extra.
     :param region: overrides the connection's ``region`` extra (us, eu or au).
@@ -716,12 +803,14 @@ class TagTicketsOperator(_TicketLikeOperator):
         "tag_name",
         "tag_id",
         "is_dry_run",
+        *_INPUT_FIELDS,
         *_CONNECTION_FIELDS,
     )
     kind = "tickets"
     ids_field = "ticket_ids"
+    id_fields = ("ticket_ids",)
 
-    def __init__(self, *, ticket_ids: Any, **kwargs: Any) -> None:
+    def __init__(self, *, ticket_ids: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.ticket_ids = ticket_ids
 
