@@ -157,6 +157,19 @@ class IntercomPartialFailureError(IntercomError):
         super().__init__(message)
 
 
+class IntercomSyncGuardError(IntercomError):
+    """
+    A sync was refused before any write: too many removals, or an empty desired set.
+
+    :param message: why, with the numbers and the argument that would allow it.
+    :param report: the plan (plain JSON), also pushed to XCom.
+    """
+
+    def __init__(self, message: str, report: dict[str, Any]) -> None:
+        self.report = report
+        super().__init__(message)
+
+
 ERRORS_BY_STATUS: dict[int, type[IntercomAPIError]] = {
     400: IntercomBadRequestError,
     401: IntercomUnauthorizedError,

@@ -28,7 +28,13 @@ def get_provider_info() -> dict[str, Any]:
             {"integration-name": "Intercom", "python-modules": ["airflow_provider_intercom.hooks.intercom"]}
         ],
         "operators": [
-            {"integration-name": "Intercom", "python-modules": ["airflow_provider_intercom.operators.tags"]}
+            {
+                "integration-name": "Intercom",
+                "python-modules": [
+                    "airflow_provider_intercom.operators.tags",
+                    "airflow_provider_intercom.operators.sync",
+                ],
+            }
         ],
         "sensors": [
             {"integration-name": "Intercom", "python-modules": ["airflow_provider_intercom.sensors.tags"]}

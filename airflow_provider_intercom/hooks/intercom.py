@@ -464,18 +464,52 @@ class IntercomHook(BaseHook):
         """
         return self._bulk_companies(tag_name, companies, untag=True)
 
+    def apply_company_tag_plan(
+        self,
+        tag_name: str,
+        add: Iterable[Mapping[str, str]] = (),
+        remove: Iterable[Mapping[str, str]] = (),
+        batch_size: int = 50,
+    ) -> dict[str, list[dict[str, Any]]]:
+        """
+        Tag some companies and untag others: additions and removals go as separate ``POST /tags`` calls.
+
+        The v1 API let one request mix items with and without ``untag: true``; no 2.x spec documents
+        that, and 2.11 requires ``untag`` on every item of an untag request, so they are never mixed.
+
+        :param tag_name: the tag's name (created by the first addition if missing).
+        :param add: companies to tag, ``{"id": ...}`` or ``{"company_id": ...}``.
+        :param remove: companies to untag, in the same form.
+        :param batch_size: companies per call, 1 to 50.
+        :return: ``{"added": [answers], "removed": [answers]}``, one answer per call.
+        """
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= 50:
+            raise IntercomConfigurationError(f"batch_size={batch_size!r} must be an integer from 1 to 50")
+        additions, removals = list(add), list(remove)
+        return {
+            "added": [
+                self.tag_companies(tag_name, additions[start : start + batch_size])
+                for start in range(0, len(additions), batch_size)
+            ],
+            "removed": [
+                self.untag_companies(tag_name, removals[start : start + batch_size])
+                for start in range(0, len(removals), batch_size)
+            ],
+        }
+
     def _bulk_companies(
         self, tag_name: str, companies: Iterable[Mapping[str, str]], *, untag: bool
     ) -> dict[str, Any]:
         items = []
         for index, company in enumerate(companies):
             keys = set(company) if isinstance(company, Mapping) else set()
-            if len(keys) != 1 or not keys <= {"id", "company_id"}:
+            if not keys or not keys <= {"id", "company_id"}:
                 raise IntercomConfigurationError(
-                    f"companies[{index}]={company!r} must be {{'id': ...}} or {{'company_id': ...}}"
+                    f"companies[{index}]={company!r} must be {{'id': ...}}, {{'company_id': ...}} or both"
                 )
-            ((key, value),) = company.items()
-            item: dict[str, Any] = {key: _plain_id(value, f"companies[{index}].{key}")}
+            item: dict[str, Any] = {
+                key: _plain_id(value, f"companies[{index}].{key}") for key, value in company.items()
+            }
             if untag:
                 item["untag"] = True
             items.append(item)

@@ -1,0 +1,408 @@
+"""
+Desired-state tag sync: after the task, exactly the given contacts (or companies) carry the tag.
+
+The operator reads who carries the tag now, computes what to add and what to remove, and applies
+only that difference. A guard refuses, before any write, a sync that would remove more than
+``max_removals`` members or more than ``max_removal_ratio`` of them, or that was given an empty
+desired set: an export that came back empty by mistake must never strip a tag from everyone.
+
+The report (XCom, plain JSON)::
+
+    {"tag", "desired", "current", "added": [...], "removed": [...], "unchanged": n,
+     "not_found": [...], "failed": [{"id", "error"}], "dry_run", "plan": {"add": n, "remove": n}}
+
+Every desired item is added, unchanged, not found or failed; every current member not desired is
+removed or failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_intercom.exceptions import IntercomPartialFailureError, IntercomSyncGuardError
+from airflow_provider_intercom.operators._bulk import send_companies, tag_contacts
+from airflow_provider_intercom.operators._plan import (
+    ItemReport,
+    apply_each,
+    normalize_ids,
+    tag_summary,
+    validate_batch_size,
+    validate_flag,
+    validate_int_range,
+    validate_ratio,
+    validate_workers,
+)
+from airflow_provider_intercom.operators.tags import _ContactsOperator, _TagTaskOperator
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+
+class _SyncGuard:
+    """The removal guard's settings, validated, and its verdict on a plan."""
+
+    def __init__(self, max_removals: Any, max_removal_ratio: Any, allow_empty: Any) -> None:
+        self.max_removals = validate_int_range(max_removals, "max_removals", 0, 10**9)
+        self.max_removal_ratio = validate_ratio(max_removal_ratio, "max_removal_ratio")
+        self.allow_empty = validate_flag(allow_empty, "allow_empty")
+
+    def refusal(self, desired: int, current: int, removals: int) -> str | None:
+        """Return why the plan is refused, with the numbers and how to allow it; None if it may go."""
+        if desired == 0 and not self.allow_empty:
+            return (
+                f"the desired set is empty, so the sync would remove the tag from all {current} members; "
+                "if that is really meant, set allow_empty=True"
+            )
+        if removals > self.max_removals:
+            return (
+                f"the sync would remove the tag from {removals} members, more than max_removals="
+                f"{self.max_removals}; raise max_removals to at least {removals} if that is meant"
+            )
+        if current and removals > self.max_removal_ratio * current:
+            return (
+                f"the sync would remove the tag from {removals} of {current} members "
+                f"({removals / current:.0%}), more than max_removal_ratio={self.max_removal_ratio}; "
+                f"raise max_removal_ratio to at least {removals / current:.2f} if that is meant"
+            )
+        return None
+
+
+def _conclude(
+    operator: _TagTaskOperator,
+    context: Context,
+    report: dict[str, Any],
+    refusal: str | None,
+    max_failed_ratio: float,
+) -> dict[str, Any]:
+    """Refuse a guarded plan, return a dry run's plan, or check the outcome against ``max_failed_ratio``."""
+    plan = report["plan"]
+    if refusal:
+        context["ti"].xcom_push(key="return_value", value=report)  # the plan survives the refusal
+        raise IntercomSyncGuardError(
+            f"Refusing to sync the tag {report['tag']['name']!r}: {refusal}. Nothing was written; "
+            "the plan is in this task's XCom (return_value).",
+            report,
+        )
+    operator.log.info(
+        "%sSync of %r: %d desired, %d current; added %d, removed %d, unchanged %d, not found %d, failed %d",
+        "Dry run: " if report["dry_run"] else "",
+        report["tag"]["name"],
+        report["desired"],
+        report["current"],
+        len(report["added"]),
+        len(report["removed"]),
+        report["unchanged"],
+        len(report["not_found"]),
+        len(report["failed"]),
+    )
+    missed = len(report["not_found"]) + len(report["failed"])
+    allowed = max_failed_ratio * (report["desired"] + plan["remove"])
+    if missed > allowed:
+        context["ti"].xcom_push(key="return_value", value=report)
+        raise IntercomPartialFailureError(
+            f"{missed} items of the sync were not done ({len(report['not_found'])} not found, "
+            f"{len(report['failed'])} failed); max_failed_ratio={max_failed_ratio} allows {int(allowed)}. "
+            "The report is in this task's XCom (return_value).",
+            report,
+        )
+    return report
+
+
+class SyncContactTagOperator(_ContactsOperator):
+    """
+    Make exactly the given contacts carry a tag: tag the missing ones, untag the others.
+
+    Emails and external ids are resolved through search; the current members are read with a
+    ``tag_id =`` search, page by page. Additions go in bulk (``POST /tags``); removals go one
+    contact at a time (Intercom has no bulk untag for contacts), from a bounded, paced thread
+    pool. The tag is created only when it is missing and there is something to add; a rerun, a
+    refusal and a dry run write nothing at all.
+
+    :param tag_name: the tag's name (exactly one of ``tag_name`` and ``tag_id``; templated).
+    :param tag_id: the tag's Intercom id (templated).
+    :param contact_ids: the contacts that must carry the tag, by Intercom id (templated).
+    :param emails: the same, by email; an email may stand for a user and a lead (templated).
+    :param external_ids: the same, by ``external_id`` (templated).
+    :param max_removals: refuse a sync that removes the tag from more members than this.
+    :param max_removal_ratio: refuse a sync that removes it from more than this share of members.
+    :param allow_empty: allow an empty desired set (which removes the tag from everyone).
+    :param batch_size: contacts per bulk tag call, 1 to 50.
+    :param max_workers: untag calls in flight at once, 1 to 32.
+    :param dry_run: compute and return the plan, but write nothing (templated).
+    :param max_failed_ratio: the share of items that may end not found or failed before the task fails.
+    :param max_items: refuse more desired items than this (default 10,000).
+    :param intercom_conn_id: the Airflow connection to use.
+    :param api_version: overrides the connection's ``api_version`` extra.
+    :param region: overrides the connection's ``region`` extra.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_removals: int = 100,
+        max_removal_ratio: float = 0.2,
+        allow_empty: bool = False,
+        batch_size: int = 50,
+        max_workers: int = 4,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.max_removals = max_removals
+        self.max_removal_ratio = max_removal_ratio
+        self.allow_empty = allow_empty
+        self.batch_size = batch_size
+        self.max_workers = max_workers
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        dry_run, max_failed_ratio = self._validated_options()
+        guard = _SyncGuard(self.max_removals, self.max_removal_ratio, self.allow_empty)
+        batch_size = validate_batch_size(self.batch_size)
+        max_workers = validate_workers(self.max_workers)
+        inputs = {
+            field: normalize_ids(getattr(self, field), field)
+            for field in ("contact_ids", "emails", "external_ids")
+        }
+        self._check_connection()
+
+        targets, extra = self._resolve(inputs) if any(inputs.values()) else ({}, {})
+        desired = list(dict.fromkeys(cid for ids in targets.values() for cid in ids))
+        tag = self._existing_tag()
+        current = self._current_members(tag)
+        desired_set, current_set = set(desired), set(current)
+        to_add = [cid for cid in desired if cid not in current_set]
+        to_remove = [cid for cid in current if cid not in desired_set]
+        self.log.info(
+            "Sync %r: %d desired, %d current: add %d, remove %d, unchanged %d",
+            tag["name"],
+            len(desired),
+            len(current),
+            len(to_add),
+            len(to_remove),
+            len(desired_set & current_set),
+        )
+
+        refusal = guard.refusal(len(targets), len(current), len(to_remove))
+        contacts = ItemReport([*to_add, *to_remove])
+        if not dry_run and refusal is None:
+            if to_add:
+                tag_contacts(self.hook, self.log, tag["name"], to_add, batch_size, contacts)
+                if tag["id"] is None:  # the first addition created it
+                    tag = self.hook.find_tag_by_name(tag["name"]) or tag
+            if to_remove:
+                apply_each(
+                    self.log,
+                    to_remove,
+                    lambda contact_id: self.hook.untag_contact(contact_id, tag["id"]),
+                    contacts,
+                    "untagged",
+                    "contacts",
+                    max_workers,
+                )
+        report = self._report(tag, targets, current_set, to_add, to_remove, contacts, dry_run, extra)
+        return _conclude(self, context, report, refusal, max_failed_ratio)
+
+    def _existing_tag(self) -> dict[str, Any]:
+        """Look the tag up without creating it; its id is None while it does not exist."""
+        if self.tag_id is not None:
+            return self.hook.find_tag(self.tag_id)
+        name = str(self.tag_name)
+        return self.hook.find_tag_by_name(name) or {"type": "tag", "id": None, "name": name}
+
+    def _current_members(self, tag: dict[str, Any]) -> list[str]:
+        if tag["id"] is None:
+            return []
+        query = {"field": "tag_id", "operator": "=", "value": tag["id"]}
+        return list(
+            dict.fromkeys(contact["id"] for contact in self.hook.search_contacts(query, per_page=150))
+        )
+
+    @staticmethod
+    def _report(
+        tag: dict[str, Any],
+        targets: dict[str, list[str]],
+        current: set[str],
+        to_add: list[str],
+        to_remove: list[str],
+        contacts: ItemReport,
+        dry_run: bool,
+        extra: dict[str, Any],
+    ) -> dict[str, Any]:
+        added, unchanged, not_found, failed = [], 0, [], []
+        for item, contact_ids in targets.items():
+            outcomes = [contacts.outcome(cid) for cid in contact_ids if cid not in current]
+            failure = next((outcome for outcome in outcomes if outcome and outcome[0] == "failed"), None)
+            if not contact_ids or (outcomes and all(o and o[0] == "not_found" for o in outcomes)):
+                not_found.append(item)
+            elif failure:
+                failed.append({"id": item, "error": failure[1]})
+            elif not outcomes:
+                unchanged += 1
+            else:
+                added.append(item)  # in a dry run: would be added
+        removed = []
+        for contact_id in to_remove:
+            outcome = contacts.outcome(contact_id)
+            if outcome and outcome[0] == "failed":
+                failed.append({"id": contact_id, "error": outcome[1]})
+            else:
+                removed.append(contact_id)  # untagged, already gone (404), or in a dry run: would be
+        return {
+            "tag": tag_summary(tag),
+            "desired": len(targets),
+            "current": len(current),
+            "added": added,
+            "removed": removed,
+            "unchanged": unchanged,
+            "not_found": not_found,
+            "failed": failed,
+            "dry_run": dry_run,
+            "plan": {"add": len(to_add), "remove": len(to_remove)},
+            **extra,
+        }
+
+
+class SyncCompanyTagOperator(_TagTaskOperator):
+    """
+    Make exactly the given companies carry a tag: tag the missing ones, untag the others, in bulk.
+
+    The current members are read with ``GET /companies?tag_id=``, page by page, and matched on both
+    Intercom's id and your ``company_id``, so no company needs looking up. Additions and removals go
+    as separate ``POST /tags`` calls, at most 50 companies each (never one mixed request: see
+    :meth:`~airflow_provider_intercom.hooks.intercom.IntercomHook.apply_company_tag_plan`). The same
+    guards as :class:`SyncContactTagOperator` refuse, before any write, a sync that removes too much.
+
+    :param tag_name: the tag's name (exactly one of ``tag_name`` and ``tag_id``; templated).
+    :param tag_id: the tag's Intercom id (templated).
+    :param company_ids: the companies that must carry the tag, by Intercom id (templated).
+    :param company_external_ids: the same, by your ``company_id`` (templated).
+    :param max_removals: refuse a sync that removes the tag from more members than this.
+    :param max_removal_ratio: refuse a sync that removes it from more than this share of members.
+    :param allow_empty: allow an empty desired set (which removes the tag from every company).
+    :param batch_size: companies per call, 1 to 50.
+    :param dry_run: compute and return the plan, but write nothing (templated).
+    :param max_failed_ratio: the share of items that may end not found or failed before the task fails.
+    :param max_items: refuse more desired items than this (default 10,000).
+    :param intercom_conn_id: the Airflow connection to use.
+    :param api_version: overrides the connection's ``api_version`` extra.
+    :param region: overrides the connection's ``region`` extra.
+    """
+
+    template_fields: Sequence[str] = (
+        "tag_name",
+        "tag_id",
+        "company_ids",
+        "company_external_ids",
+        "is_dry_run",
+        "intercom_conn_id",
+        "api_version",
+        "region",
+    )
+
+    def __init__(
+        self,
+        *,
+        company_ids: Any = None,
+        company_external_ids: Any = None,
+        max_removals: int = 100,
+        max_removal_ratio: float = 0.2,
+        allow_empty: bool = False,
+        batch_size: int = 50,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.company_ids = company_ids
+        self.company_external_ids = company_external_ids
+        self.max_removals = max_removals
+        self.max_removal_ratio = max_removal_ratio
+        self.allow_empty = allow_empty
+        self.batch_size = batch_size
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        dry_run, max_failed_ratio = self._validated_options()
+        guard = _SyncGuard(self.max_removals, self.max_removal_ratio, self.allow_empty)
+        batch_size = validate_batch_size(self.batch_size)
+        desired: dict[str, str] = {}  # value -> "id" (Intercom's) or "company_id" (yours)
+        for key, field in (("id", "company_ids"), ("company_id", "company_external_ids")):
+            for value in normalize_ids(getattr(self, field), field):
+                desired.setdefault(value, key)
+        self._check_connection()
+
+        tag = self._existing_tag()
+        members = list(self.hook.list_companies(tag_id=tag["id"], per_page=50)) if tag["id"] else []
+        member_keys = {str(m.get("id")) for m in members} | {
+            str(m["company_id"]) for m in members if m.get("company_id")
+        }
+        wanted = set(desired)
+        to_add = [(value, {key: value}) for value, key in desired.items() if value not in member_keys]
+        # Members are known by both ids; 2.11's untag schema asks for both on every item.
+        to_remove = [
+            (
+                str(m["id"]),
+                {"id": str(m["id"]), "company_id": str(m["company_id"])}
+                if m.get("company_id")
+                else {"id": str(m["id"])},
+            )
+            for m in members
+            if str(m.get("id")) not in wanted and str(m.get("company_id")) not in wanted
+        ]
+        refusal = guard.refusal(len(desired), len(members), len(to_remove))
+        companies = ItemReport([value for value, _ in [*to_add, *to_remove]])
+        if not dry_run and refusal is None:
+            if to_add:
+                send_companies(self.hook, self.log, tag["name"], to_add, batch_size, companies, untag=False)
+            if to_remove:
+                send_companies(self.hook, self.log, tag["name"], to_remove, batch_size, companies, untag=True)
+            if tag["id"] is None and to_add:
+                tag = self.hook.find_tag_by_name(tag["name"]) or tag
+        report = self._report(tag, desired, to_add, to_remove, companies, dry_run, len(members))
+        return _conclude(self, context, report, refusal, max_failed_ratio)
+
+    def _existing_tag(self) -> dict[str, Any]:
+        """Look the tag up without creating it; its id is None while it does not exist."""
+        if self.tag_id is not None:
+            return self.hook.find_tag(self.tag_id)
+        name = str(self.tag_name)
+        return self.hook.find_tag_by_name(name) or {"type": "tag", "id": None, "name": name}
+
+    @staticmethod
+    def _report(
+        tag: dict[str, Any],
+        desired: dict[str, str],
+        to_add: list[tuple[str, dict[str, str]]],
+        to_remove: list[tuple[str, dict[str, str]]],
+        companies: ItemReport,
+        dry_run: bool,
+        current: int,
+    ) -> dict[str, Any]:
+        adding = {value for value, _ in to_add}
+        added, not_found, failed = [], [], []
+        for value in desired:
+            outcome = companies.outcome(value) if value in adding else None
+            if value not in adding:
+                continue
+            if outcome and outcome[0] == "not_found":
+                not_found.append(value)
+            elif outcome and outcome[0] == "failed":
+                failed.append({"id": value, "error": outcome[1]})
+            else:
+                added.append(value)  # in a dry run: would be added
+        removed = []
+        for value, _ in to_remove:
+            outcome = companies.outcome(value)
+            if outcome and outcome[0] == "failed":
+                failed.append({"id": value, "error": outcome[1]})
+            else:
+                removed.append(value)
+        return {
+            "tag": tag_summary(tag),
+            "desired": len(desired),
+            "current": current,
+            "added": added,
+            "removed": removed,
+            "unchanged": len(desired) - len(adding),
+            "not_found": not_found,
+            "failed": failed,
+            "dry_run": dry_run,
+            "plan": {"add": len(to_add), "remove": len(to_remove)},
+        }
