@@ -92,7 +92,7 @@ def limit_label(ctx: Context) -> str:
 # -- 1. API calls to tag many contacts ----------------------------------------------------------------------
 
 
-@bench("tag contacts: API calls")
+@bench("bulk tag: API calls")
 def tag_calls(ctx: Context) -> list[Row]:
     """Count the calls each client makes to tag the same contacts, on API 2.11 and 2.16."""
     sizes = ctx.sizes
@@ -145,7 +145,7 @@ def tag_calls(ctx: Context) -> list[Row]:
 # -- 2. untag with a thread pool under a rate limit ---------------------------------------------------------
 
 
-@bench("untag contacts: workers under a rate limit")
+@bench("untag: threads under a rate limit")
 def untag_workers(ctx: Context) -> list[Row]:
     """Untag the same contacts with the operator's thread pool and with the SDK's sequential loop."""
     sizes = ctx.sizes
@@ -208,7 +208,7 @@ def untag_workers(ctx: Context) -> list[Row]:
 # -- 3. several processes share one budget ------------------------------------------------------------------
 
 
-@bench("untag contacts: processes sharing one budget")
+@bench("untag: processes sharing one budget")
 def untag_processes(ctx: Context) -> list[Row]:
     """Several processes untag their own contacts at once against one rate-limited sandbox."""
     sizes = ctx.sizes
@@ -316,7 +316,7 @@ def import_cost(ctx: Context) -> list[Row]:
 # -- 5. memory while streaming ------------------------------------------------------------------------------
 
 
-@bench("search streaming: peak RSS")
+@bench("streaming search: peak RSS")
 def stream_rss(ctx: Context) -> list[Row]:
     """Peak RSS of a process streaming many contacts through the hook, against a small stream."""
     sizes = ctx.sizes
