@@ -253,3 +253,20 @@ def test_apply_company_tag_plan_never_mixes(intercom_sandbox):
         {"name": "trial", "companies": [{"company_id": "new"}]},
         {"name": "trial", "companies": [{"id": old.id, "untag": True}]},
     ]
+
+
+def test_sync_call_count_stays_near_the_floor(intercom_sandbox):
+    # 2,000 desired against 2,000 current, 100 to add and 100 to remove (the bench runs 20,000).
+    state = intercom_sandbox.state
+    tag = state.add_tag("segment")
+    current = [state.add_contact(email=f"m{n}@example.com", tags=[tag.id]).id for n in range(2000)]
+    newcomers = [state.add_contact(email=f"n{n}@example.com").id for n in range(100)]
+    desired = current[100:] + newcomers
+    report, _ = run(
+        SyncContactTagOperator, tag_name="segment", contact_ids=desired, max_removals=100, max_items=5000
+    )
+    assert (len(report["added"]), len(report["removed"]), report["unchanged"]) == (100, 100, 1900)
+    floor = -(-2000 // 150) + 100 // 50 + 100  # search pages of members + bulk tag calls + one untag each
+    calls = len(intercom_sandbox.requests)
+    assert calls <= 1.1 * floor, (calls, floor)
+    assert carrying(intercom_sandbox, "segment") == set(desired)
