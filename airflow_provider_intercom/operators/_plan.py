@@ -33,6 +33,7 @@ DEFAULT_MAX_MAP_LENGTH = 1024
 DEFAULT_MAX_ITEMS = 10_000
 MAX_WORKERS = 32
 PROGRESS_EVERY = 50
+_MAPPED_OUTPUT_CLASSES = frozenset({"LazyXComSequence", "LazyXComSelectSequence"})
 
 
 def normalize_ids(value: Any, field: str, *, id_key: str | None = None) -> list[str]:
@@ -78,8 +79,13 @@ def normalize_ids(value: Any, field: str, *, id_key: str | None = None) -> list[
 
 
 def _is_mapped_outputs(value: Any) -> bool:
-    """Tell whether ``value`` is Airflow's lazy sequence of every mapped task's return value."""
-    return type(value).__name__ in {"LazyXComSequence", "LazyXComSelectSequence", "LazySelectSequence"}
+    """
+    Tell whether ``value`` is Airflow's lazy sequence of every mapped task's return value.
+
+    Matched by class name (``LazyXComSequence`` in Airflow 3's task SDK, ``LazyXComSelectSequence``
+    in Airflow 2), so neither Airflow version has to be imported to ask.
+    """
+    return any(cls.__name__ in _MAPPED_OUTPUT_CLASSES for cls in type(value).__mro__)
 
 
 def _ids_in(value: Any, field: str, id_key: str | None) -> list[str]:
