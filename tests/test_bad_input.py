@@ -115,6 +115,32 @@ CASES: list[tuple[str, Callable[[], Any], str]] = [
     ),
     ("blank contact id on the hook", hook_call(lambda h: h.tag_contact(" ", "1")), "contact_id=' '"),
     ("a bad company item", hook_call(lambda h: h.tag_companies("a", [{"name": "x"}])), r"companies\[0\]"),
+    # warehouse rows and ids_file
+    (
+        "multi-column SQL rows",
+        execute(TagContactsOperator, tag_name="a", contact_ids=[("1", "a@b.c")]),
+        r"contact_ids\[0\]=.* holds 2 values.*Select only the id column",
+    ),
+    (
+        "dict rows without id_key",
+        execute(TagCompaniesOperator, tag_name="a", company_ids=[{"id": "1"}]),
+        r"company_ids\[0\] is a row with named columns \('id'\): set id_key",
+    ),
+    (
+        "tuple rows with id_key",
+        execute(TagTicketsOperator, tag_name="a", admin_id="1", ticket_ids=[("1", "x")], id_key="id"),
+        r"ticket_ids\[0\]=.* no column names, so id_key='id' cannot pick one",
+    ),
+    (
+        "ids_file that does not exist",
+        execute(TagConversationsOperator, tag_name="a", admin_id="1", ids_file="/nonexistent/ids.txt"),
+        "ids_file '/nonexistent/ids.txt' cannot be read",
+    ),
+    (
+        "ids_file_field not an id list of the operator",
+        execute(UntagCompaniesOperator, tag_name="a", ids_file="ids.txt", ids_file_field="emails"),
+        "ids_file_field='emails' must be one of: company_ids, company_external_ids",
+    ),
     # empty input
     (
         "empty contact lists",
