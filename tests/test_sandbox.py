@@ -12,6 +12,7 @@ import math
 import os
 import re
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -1250,6 +1251,18 @@ def test_keep_alive_without_nagle_delay(api: Api) -> None:
     for _ in range(40):
         assert api("GET", "/tags").status_code == 200
     assert time.monotonic() - started < 1.2
+
+
+def test_a_client_that_resets_its_connection_leaves_no_traceback(
+    sandbox: IntercomSandbox, api: Api, capfd: pytest.CaptureFixture[str]
+) -> None:
+    with socket.create_connection(("127.0.0.1", sandbox.port), timeout=TIMEOUT) as connection:
+        # Linger 0: close() sends a reset, as the kernel does for a killed process with unread data.
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        connection.sendall(b"GET /tags HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+    assert api("GET", "/tags").status_code == 200
+    time.sleep(0.2)
+    assert "Traceback" not in capfd.readouterr().err
 
 
 def test_malformed_content_length_is_a_400_not_a_crash(sandbox: IntercomSandbox) -> None:

@@ -71,6 +71,20 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         self.connections_lock = threading.Lock()
         super().__init__(address, SandboxRequestHandler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """
+        Report a handler's error on stderr, unless the client just went away.
+
+        A client killed mid-request, or one that gave up waiting for a late answer, resets its
+        connection: that is no fault of the sandbox, and a traceback for it would only be noise.
+
+        :param request: The client's socket.
+        :param client_address: The client's address.
+        """
+        if isinstance(sys.exc_info()[1], ConnectionResetError | BrokenPipeError):
+            return
+        super().handle_error(request, client_address)
+
     def close_open_connections(self) -> None:
         """Shut down kept-alive client connections so handler threads end with the server."""
         with self.connections_lock:
