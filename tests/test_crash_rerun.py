@@ -131,10 +131,11 @@ def test_untag_killed_halfway_then_rerun_ends_exact(tmp_path: Path, monkeypatch:
         sandbox.latency_ms = 0
         monkeypatch.setenv("AIRFLOW_CONN_INTERCOM_DEFAULT", connection)
         ti = RecordingTaskInstance()
+        context: Any = {"ti": ti}
         rerun_started = time.monotonic()
         report = UntagContactsOperator(
             task_id="untag", tag_name=TAG, contact_ids=requested, max_failed_ratio=0.01, max_workers=4
-        ).execute({"ti": ti})
+        ).execute(context)
         rerun_seconds = time.monotonic() - rerun_started
         print(
             f"\ncrash/rerun: killed after {waited:.1f} s at {sent_before_kill} DELETEs, "

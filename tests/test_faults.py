@@ -178,6 +178,8 @@ def test_untag_contact_with_an_empty_200_is_retried(intercom_sandbox: IntercomSa
 
 SOAK_SEED = 20261123
 SOAK_TAG = "churn-risk"
+# Room for the 10 unknown ids each task is given, and a few failures besides.
+SOAK_MAX_FAILED_RATIO = 0.01
 # The default mix of the sandbox, named here so the test can check every kind was injected.
 SOAK_FAULT_KINDS = ("429", "500", "502", "503", "drop", "late", "late_drop", "empty200")
 
@@ -240,12 +242,18 @@ def test_soak_tag_and_untag_thousands_of_contacts_under_random_faults(
 
     started = time.monotonic()
     tag_report, tag_error = run_to_report(
-        TagContactsOperator(task_id="tag", tag_name=SOAK_TAG, contact_ids=to_tag, max_failed_ratio=0.01)
+        TagContactsOperator(
+            task_id="tag", tag_name=SOAK_TAG, contact_ids=to_tag, max_failed_ratio=SOAK_MAX_FAILED_RATIO
+        )
     )
     tagged_at = time.monotonic()
     untag_report, untag_error = run_to_report(
         UntagContactsOperator(
-            task_id="untag", tag_name=SOAK_TAG, contact_ids=to_untag, max_failed_ratio=0.01, max_workers=4
+            task_id="untag",
+            tag_name=SOAK_TAG,
+            contact_ids=to_untag,
+            max_failed_ratio=SOAK_MAX_FAILED_RATIO,
+            max_workers=4,
         )
     )
     finished = time.monotonic()
@@ -260,8 +268,9 @@ def test_soak_tag_and_untag_thousands_of_contacts_under_random_faults(
     assert sorted(tag_report["not_found"]) == sorted(unknown)
     assert sorted(untag_report["not_found"]) == sorted(unknown)
     for report, error in ((tag_report, tag_error), (untag_report, untag_error)):
-        # The task fails only when the report says something ended in failed.
-        assert (error is not None) == (len(report["failed"]) + len(report["not_found"]) > 50)
+        # The task fails exactly when its report misses more items than max_failed_ratio allows.
+        missed = len(report["failed"]) + len(report["not_found"])
+        assert (error is not None) == (missed > SOAK_MAX_FAILED_RATIO * report["requested"])
     # A failed item's write may or may not have landed; every other item's must match the plan exactly.
     unsure = {entry["id"] for report in (tag_report, untag_report) for entry in report["failed"]}
     should_carry = (set(contacts[:4990]) | set(contacts[5000:5010])) - set(contacts[3000:4990])

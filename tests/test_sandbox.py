@@ -1227,7 +1227,7 @@ def test_injected_429_reset_can_follow_the_rate_limit_window() -> None:
 
 
 @pytest.mark.parametrize("settings", [{"late_ms": -1}, {"injected_429_reset_seconds": -2}])
-def test_negative_late_or_reset_settings_are_refused(settings: dict[str, float]) -> None:
+def test_negative_late_or_reset_settings_are_refused(settings: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="must not be negative"):
         IntercomSandbox(token=TOKEN, **settings)
 
