@@ -45,6 +45,8 @@ class Sizes:
     stream_big: int = 100_000
     stream_small: int = 1_000
     import_runs: int = 7
+    sync_members: int = 20_000
+    sync_churn: int = 1_000
     label: str = "full sizes"
 
 
@@ -55,6 +57,8 @@ QUICK = Sizes(
     stream_big=5_000,
     stream_small=100,
     import_runs=3,
+    sync_members=2_000,
+    sync_churn=100,
     label="BENCH_QUICK sizes",
 )
 

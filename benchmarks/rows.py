@@ -33,13 +33,13 @@ from benchmarks.clients import (
     untag_operator,
 )
 from benchmarks.common import (
+    TAG_NAME,
     Context,
     Row,
     Worker,
     bench,
     connection_env,
     contact_ids,
-    placeholder,
     run_json,
     run_together,
     sandbox,
@@ -347,4 +347,46 @@ def stream_rss(ctx: Context) -> list[Row]:
 
 # -- reserved rows ------------------------------------------------------------------------------------------
 
-placeholder("sync 20,000 vs 20,000", "not measured yet; a later issue adds this row")
+
+@bench("sync: desired state")
+def sync_calls(ctx: Context) -> list[Row]:
+    """Count the calls a sync makes against its floor: member pages, bulk additions, one untag each."""
+    from airflow_provider_intercom.operators.sync import SyncContactTagOperator
+
+    members, churn = ctx.sizes.sync_members, ctx.sizes.sync_churn
+    current = contact_ids(members)
+    newcomers = contact_ids(churn, prefix="65e")
+    desired = current[churn:] + newcomers
+    with sandbox(current, tagged=True) as box, patched_env(connection_env(box, "bench_sync")):
+        for contact_id in newcomers:
+            box.state.add_contact(id=contact_id, role="user")
+        box.state.clear_request_log()
+        operator = SyncContactTagOperator(
+            task_id="bench_sync",
+            intercom_conn_id="bench_sync",
+            tag_name=TAG_NAME,
+            contact_ids=desired,
+            max_removals=churn,
+            max_items=len(desired),
+            max_workers=8,
+        )
+        began = time.perf_counter()
+        report = execute(operator)
+        seconds = time.perf_counter() - began
+        log = box.requests
+        # Every desired contact carries the tag, and none of the removed ones does.
+        wrong = len(desired) - still_tagged(box, desired) + still_tagged(box, current[:churn])
+    floor = math.ceil(members / 150) + math.ceil(churn / BULK_BATCH) + churn
+    return [
+        Row(
+            f"sync {members:,} vs {members:,} members, {churn:,} to add, {churn:,} to remove: API calls",
+            len(log),
+            None,
+            "calls",
+            floor,
+            f"SyncContactTagOperator, max_workers=8 ({call_kinds(log)}; added {len(report['added']):,}, "
+            f"removed {len(report['removed']):,}, {seconds:.1f} s); floor: member search pages of 150 + "
+            f"bulk tags of {BULK_BATCH} + one untag per removal; no peer: the SDK has no sync",
+            problem=bool(wrong),
+        )
+    ]

@@ -4,10 +4,12 @@ CRM hygiene after a warehouse export: the provider's main job, as a DAG author w
 Two DAGs:
 
 * ``intercom_warehouse_export`` writes a small warehouse extract (a SQLite file): the emails the
-  churn model flags, and the ``company_id`` of trials that converted. It then updates an Asset.
+  churn model flags, the ``company_id`` of trials that converted, and the VIP segment. It then
+  updates an Asset.
 * ``intercom_crm_hygiene``, scheduled on that Asset, reads the extract, tags the churn-risk
-  contacts by email, removes "trial" from the converted companies, lists the tags, and waits
-  until "churn-risk" carries every contact it tagged.
+  contacts by email, removes "trial" from the converted companies, makes "vip" carry exactly the
+  warehouse's VIP segment, lists the tags, and waits until "churn-risk" carries every contact it
+  tagged.
 
 Run it against a real workspace with ``dry_run`` first: every writing task then plans and reports
 but writes nothing (``airflow dags test intercom_crm_hygiene -c '{"dry_run": true}'``).
@@ -23,6 +25,7 @@ from typing import Any
 import pendulum
 from airflow.providers.common.compat.sdk import DAG, AirflowSkipException, Asset, Param, task
 
+from airflow_provider_intercom.operators.sync import SyncContactTagOperator
 from airflow_provider_intercom.operators.tags import (
     ListTagsOperator,
     TagContactsOperator,
@@ -48,6 +51,7 @@ CHURN_RISK_EMAILS = [
     "left-last-year@example.com",
 ]
 CONVERTED_TRIAL_COMPANY_IDS = ["initech", "globex"]
+VIP_SEGMENT_EMAILS = ["carol@example.com", "erin@example.org"]
 
 START = pendulum.datetime(2026, 1, 1, tz="UTC")
 
@@ -68,13 +72,20 @@ with DAG(
         with sqlite3.connect(EXPORT_PATH) as db:
             db.execute("DROP TABLE IF EXISTS churn_risk")
             db.execute("DROP TABLE IF EXISTS converted_trials")
+            db.execute("DROP TABLE IF EXISTS vip_segment")
             db.execute("CREATE TABLE churn_risk (email TEXT NOT NULL)")
             db.execute("CREATE TABLE converted_trials (company_id TEXT NOT NULL)")
+            db.execute("CREATE TABLE vip_segment (email TEXT NOT NULL)")
+            db.executemany("INSERT INTO vip_segment VALUES (?)", [(email,) for email in VIP_SEGMENT_EMAILS])
             db.executemany("INSERT INTO churn_risk VALUES (?)", [(email,) for email in CHURN_RISK_EMAILS])
             db.executemany(
                 "INSERT INTO converted_trials VALUES (?)", [(cid,) for cid in CONVERTED_TRIAL_COMPANY_IDS]
             )
-        return {"churn_risk": len(CHURN_RISK_EMAILS), "converted_trials": len(CONVERTED_TRIAL_COMPANY_IDS)}
+        return {
+            "churn_risk": len(CHURN_RISK_EMAILS),
+            "converted_trials": len(CONVERTED_TRIAL_COMPANY_IDS),
+            "vip_segment": len(VIP_SEGMENT_EMAILS),
+        }
 
     export_crm_segments()
 
@@ -91,14 +102,16 @@ with DAG(
 ):
 
     @task(multiple_outputs=True)
-    def read_extract() -> dict[str, list[str]]:
+    def read_extract() -> dict[str, Any]:
         """Read the warehouse extract the export DAG wrote."""
         with sqlite3.connect(EXPORT_PATH) as db:
             emails = [row[0] for row in db.execute("SELECT email FROM churn_risk ORDER BY rowid")]
             companies = [
                 row[0] for row in db.execute("SELECT company_id FROM converted_trials ORDER BY rowid")
             ]
-        return {"churn_risk_emails": emails, "converted_company_ids": companies}
+            # Raw rows, as a SQL operator would push them: the operators read one-column rows as ids.
+            vip_rows = db.execute("SELECT email FROM vip_segment ORDER BY rowid").fetchall()
+        return {"churn_risk_emails": emails, "converted_company_ids": companies, "vip_rows": vip_rows}
 
     @task
     def contacts_to_wait_for(report: dict[str, Any]) -> int:
@@ -122,6 +135,13 @@ with DAG(
         company_external_ids=extract["converted_company_ids"],
         dry_run="{{ params.dry_run }}",
     )
+    sync_vip_segment = SyncContactTagOperator(
+        task_id="sync_vip_segment",
+        tag_name="vip",
+        emails=extract["vip_rows"],
+        dry_run="{{ params.dry_run }}",
+        max_removal_ratio=0.5,  # a small segment: one removal is already a large share
+    )
     list_tags = ListTagsOperator(task_id="list_tags")
     wait_for_churn_risk = IntercomTagSensor(
         task_id="wait_for_churn_risk",
@@ -130,4 +150,4 @@ with DAG(
         poke_interval=10,
         timeout=600,
     )
-    [tag_churn_risk, untag_converted_trials] >> list_tags >> wait_for_churn_risk
+    [tag_churn_risk, untag_converted_trials, sync_vip_segment] >> list_tags >> wait_for_churn_risk

@@ -57,6 +57,17 @@ def test_crm_hygiene_end_to_end(dag_bag, seeded_sandbox):
     assert report["resolved"]["ambiguous"]["emails"] == ["grace@example.com"]
     assert values[("untag_converted_trials", -1)]["succeeded"] == ["initech", "globex"]
     assert values[("wait_for_churn_risk", -1)]["tagged_contacts"] == 5
+    # The VIP segment: carol stays, erin is added, bob (tagged in Intercom, not in the segment) goes.
+    assert sorted(emails[contact_id] for contact_id in contacts_with(seeded_sandbox, "vip")) == [
+        "carol@example.com",
+        "erin@example.org",
+    ]
+    synced = values[("sync_vip_segment", -1)]
+    assert (synced["added"], synced["unchanged"], synced["plan"]) == (
+        ["erin@example.org"],
+        1,
+        {"add": 1, "remove": 1},
+    )
 
 
 def test_crm_hygiene_dry_run_writes_nothing(dag_bag, seeded_sandbox):

@@ -42,6 +42,14 @@ def test_tag_users_2_16_skips_unknown_ids(intercom_sandbox):
     }
 
 
+def test_untag_companies_may_name_both_ids(intercom_sandbox):
+    # 2.11's untag schema asks for both ids on every item, so both are allowed.
+    company = intercom_sandbox.state.add_company(company_id="acme", name="Acme")
+    IntercomHook().untag_companies("trial", [{"id": company.id, "company_id": "acme"}])
+    (call,) = calls(intercom_sandbox, "POST", "/tags")
+    assert call["body"]["companies"] == [{"id": company.id, "company_id": "acme", "untag": True}]
+
+
 def test_tag_and_untag_companies_bodies(intercom_sandbox):
     hook = IntercomHook()
     company = intercom_sandbox.state.add_company(company_id="acme", name="Acme")
@@ -56,7 +64,7 @@ def test_tag_and_untag_companies_bodies(intercom_sandbox):
     ]
 
 
-@pytest.mark.parametrize("company", [{"id": "1", "company_id": "2"}, {"name": "x"}, "acme", {"id": ""}])
+@pytest.mark.parametrize("company", [{"id": "1", "name": "x"}, {"name": "x"}, "acme", {"id": ""}, {}])
 def test_bad_company_items_are_refused(intercom_sandbox, company):
     with pytest.raises(IntercomConfigurationError, match=r"companies\[0\]"):
         IntercomHook().tag_companies("trial", [company])

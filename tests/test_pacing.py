@@ -138,3 +138,14 @@ def test_threads_share_one_budget(pacer, clock):
     assert len(released_at) == 8
     # Exactly the window's budget went before the reset; the others were held until it.
     assert sum(1 for moment in released_at if moment < reset) == 5
+
+
+def test_calls_in_flight_are_subtracted_from_the_servers_figure(pacer, clock):
+    reset = clock.now + 5
+    pacer.update(headers(remaining=50, reset=reset, limit=100))
+    for _ in range(3):
+        pacer.acquire()  # three calls in flight, none answered yet
+    # The first answer says 45 left: other processes spent 2, and two of ours are still in flight.
+    pacer.update(headers(remaining=45, reset=reset, limit=100))
+    pacer.release()
+    assert pacer.remaining == 43

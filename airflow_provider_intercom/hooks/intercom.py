@@ -310,13 +310,15 @@ class IntercomHook(BaseHook):
         self.pacer.acquire()
         try:
             response = session.request(method, url, json=json, params=params, timeout=self.timeout)
+            self.pacer.update(response.headers)
         except requests.Timeout as error:
             raise IntercomTransportError(method, path, f"timed out ({type(error).__name__})") from error
         except requests.ConnectionError as error:
             raise IntercomTransportError(
                 method, path, f"connection failed ({type(error).__name__})"
             ) from error
-        self.pacer.update(response.headers)
+        finally:
+            self.pacer.release()
         if response.status_code >= 400:
             raise self._error_from(response, method, path)
         if not response.content:

@@ -38,6 +38,7 @@ class RateLimitPacer:
         self.remaining: int | None = None
         self.reset_at: float | None = None
         self._next_slot = 0.0
+        self._in_flight = 0  # calls reserved whose answer has not been recorded yet
 
     def acquire(self) -> float:
         """
@@ -57,8 +58,7 @@ class RateLimitPacer:
                     self.remaining = self.reset_at = None
                     self._next_slot = 0.0
                 if self.remaining is None or self.remaining > self._low_water():
-                    if self.remaining is not None:
-                        self.remaining -= 1
+                    self._reserve()
                     return waited
                 # remaining is only ever set together with reset_at.
                 until_reset = (self.reset_at or now) - now
@@ -67,8 +67,8 @@ class RateLimitPacer:
                     # evenly over the time left, one slot after another, rather than race into 429s.
                     slot = max(now, self._next_slot)
                     self._next_slot = slot + until_reset / (self.remaining + 1)
-                    self.remaining -= 1
-                    spacing = min(slot - now, self.max_wait)
+                    self._reserve()
+                    spacing: float | None = min(slot - now, self.max_wait)
                 else:
                     spacing = None
                     # A little jitter so that threads released by one reset do not all fire at once.
@@ -80,6 +80,16 @@ class RateLimitPacer:
                 return waited + max(spacing, 0.0)
             self._sleep(delay)
             waited += delay
+
+    def _reserve(self) -> None:
+        if self.remaining is not None:
+            self.remaining -= 1
+        self._in_flight += 1
+
+    def release(self) -> None:
+        """Record that a reserved call is over (answered or failed); call once per :meth:`acquire`."""
+        with self._lock:
+            self._in_flight = max(0, self._in_flight - 1)
 
     def _low_water(self) -> int:
         # Below a tenth of the window's budget (and never below 2 calls) the pacer starts spacing.
@@ -104,7 +114,9 @@ class RateLimitPacer:
                 self.reset_at, self.remaining = reset_at, remaining
             elif reset_at == self.reset_at and self.remaining is not None:
                 # Answers from one window can arrive out of order across threads: keep the lowest.
-                self.remaining = min(self.remaining, remaining)
+                # The server's figure counts other processes' calls but not this one's calls still
+                # in flight; the local count is the other way round: take both into account.
+                self.remaining = min(self.remaining, remaining - max(0, self._in_flight - 1))
 
     def exhaust_until(self, reset_at: float) -> None:
         """

@@ -25,7 +25,7 @@ from airflow_provider_intercom.operators._bulk import send_companies, tag_contac
 from airflow_provider_intercom.operators._plan import (
     ItemReport,
     apply_each,
-    normalize_ids,
+    check_max_items,
     tag_summary,
     validate_batch_size,
     validate_flag,
@@ -33,7 +33,7 @@ from airflow_provider_intercom.operators._plan import (
     validate_ratio,
     validate_workers,
 )
-from airflow_provider_intercom.operators.tags import _ContactsOperator, _TagTaskOperator
+from airflow_provider_intercom.operators.tags import _CompaniesOperator, _ContactsOperator, _TagTaskOperator
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -159,10 +159,12 @@ class SyncContactTagOperator(_ContactsOperator):
         guard = _SyncGuard(self.max_removals, self.max_removal_ratio, self.allow_empty)
         batch_size = validate_batch_size(self.batch_size)
         max_workers = validate_workers(self.max_workers)
-        inputs = {
-            field: normalize_ids(getattr(self, field), field)
-            for field in ("contact_ids", "emails", "external_ids")
-        }
+        inputs = self._id_inputs()
+        check_max_items(
+            len(dict.fromkeys(item for values in inputs.values() for item in values)),
+            self.max_items,
+            "contact_ids, emails and external_ids",
+        )
         self._check_connection()
 
         targets, extra = self._resolve(inputs) if any(inputs.values()) else ({}, {})
@@ -288,16 +290,9 @@ class SyncCompanyTagOperator(_TagTaskOperator):
     :param region: overrides the connection's ``region`` extra.
     """
 
-    template_fields: Sequence[str] = (
-        "tag_name",
-        "tag_id",
-        "company_ids",
-        "company_external_ids",
-        "is_dry_run",
-        "intercom_conn_id",
-        "api_version",
-        "region",
-    )
+    template_fields: Sequence[str] = _CompaniesOperator.template_fields
+    template_fields_renderers = _CompaniesOperator.template_fields_renderers
+    id_fields = _CompaniesOperator.id_fields
 
     def __init__(
         self,
@@ -322,10 +317,12 @@ class SyncCompanyTagOperator(_TagTaskOperator):
         dry_run, max_failed_ratio = self._validated_options()
         guard = _SyncGuard(self.max_removals, self.max_removal_ratio, self.allow_empty)
         batch_size = validate_batch_size(self.batch_size)
+        inputs = self._id_inputs()
         desired: dict[str, str] = {}  # value -> "id" (Intercom's) or "company_id" (yours)
         for key, field in (("id", "company_ids"), ("company_id", "company_external_ids")):
-            for value in normalize_ids(getattr(self, field), field):
+            for value in inputs[field]:
                 desired.setdefault(value, key)
+        check_max_items(len(desired), self.max_items, "company_ids and company_external_ids")
         self._check_connection()
 
         tag = self._existing_tag()

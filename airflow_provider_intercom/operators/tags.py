@@ -24,22 +24,19 @@ from airflow.providers.common.compat.sdk import BaseOperator
 from airflow_provider_intercom.exceptions import (
     IntercomBadRequestError,
     IntercomConfigurationError,
-    IntercomError,
     IntercomNotFoundError,
     IntercomPartialFailureError,
     IntercomTagInUseError,
     IntercomTagNotFoundError,
-    IntercomUnauthorizedError,
 )
 from airflow_provider_intercom.hooks.intercom import IntercomHook
+from airflow_provider_intercom.operators._bulk import send_companies, tag_contacts
 from airflow_provider_intercom.operators._plan import (
     DEFAULT_MAX_ITEMS,
     ItemReport,
     apply_each,
-    batches,
     check_max_items,
     chunk_ids,
-    error_details,
     gather_ids,
     require_one_tag,
     tag_summary,
@@ -356,59 +353,9 @@ class TagContactsOperator(_ContactsOperator):
             for contact_id in contact_ids:
                 contacts.succeeded(contact_id)
         else:
-            for batch in batches(contact_ids, batch_size):
-                self._tag_batch(tag["name"], batch, contacts)
-                self.log.info(
-                    "tagged %d/%d contacts (%s)", contacts.done, len(contact_ids), contacts.counts()
-                )
+            tag_contacts(self.hook, self.log, tag["name"], contact_ids, batch_size, contacts)
         report = self._settle(targets, contacts).as_dict(tag_summary(tag), dry_run=dry_run, **extra)
         return self._finish(context, report, max_failed_ratio, "contacts")
-
-    def _tag_batch(self, tag_name: str, batch: list[str], contacts: ItemReport) -> None:
-        try:
-            answer = self.hook.tag_users(tag_name, batch)
-        except IntercomUnauthorizedError:
-            raise
-        except IntercomNotFoundError:
-            self._split_unknown(tag_name, batch, contacts)
-            return
-        except IntercomError as error:
-            for contact_id in batch:
-                contacts.failed(contact_id, error_details(error))
-            return
-        results = answer.get("users")
-        if results is None:  # up to 2.15: a 200 means the whole batch was tagged
-            for contact_id in batch:
-                contacts.succeeded(contact_id)
-            return
-        tagged = {str(result.get("id")) for result in results if result.get("tagged")}
-        for contact_id in batch:
-            (contacts.succeeded if contact_id in tagged else contacts.not_found)(contact_id)
-
-    def _split_unknown(self, tag_name: str, batch: list[str], contacts: ItemReport) -> None:
-        """After a whole-batch 404 (API 2.15 and earlier), find the unknown ids and tag the rest."""
-        if len(batch) == 1:
-            contacts.not_found(batch[0])
-            return
-        try:
-            unknown = set(self.hook.unknown_contact_ids(batch))
-        except IntercomUnauthorizedError:
-            raise
-        except IntercomError:
-            unknown = set()
-        self.log.info("A batch of %d was refused with 404: %d unknown ids found", len(batch), len(unknown))
-        if unknown:
-            for contact_id in batch:
-                if contact_id in unknown:
-                    contacts.not_found(contact_id)
-            known = [contact_id for contact_id in batch if contact_id not in unknown]
-            if known:
-                self._tag_batch(tag_name, known, contacts)
-            return
-        # Every id looked known, yet Intercom refused the batch: bisect to find the culprit.
-        middle = len(batch) // 2
-        self._tag_batch(tag_name, batch[:middle], contacts)
-        self._tag_batch(tag_name, batch[middle:], contacts)
 
 
 class UntagContactsOperator(_ContactsOperator):
@@ -523,77 +470,25 @@ class _CompaniesOperator(_TagTaskOperator):
             raise IntercomConfigurationError(
                 "Nothing to do: company_ids and company_external_ids are both empty"
             )
+        check_max_items(len(keyed), self.max_items, "company_ids and company_external_ids")
         batch_size = validate_batch_size(self.batch_size)
         self._check_connection()
         tag = self._tag_by_name_or_id(self.tag_name, self.tag_id, create=not self.untag, dry_run=dry_run)
         report = ItemReport(list(keyed))
         noun = "companies"
-        verb = "untagged" if self.untag else "tagged"
         if dry_run:
             apply_each(
                 self.log, list(keyed), lambda item: self._look_up(item, keyed[item]), report, "checked", noun
             )
         else:
-            for batch in batches(list(keyed.items()), batch_size):
-                self._send_batch(tag["name"], batch, report)
-                self.log.info("%s %d/%d %s (%s)", verb, report.done, len(keyed), noun, report.counts())
+            companies = [(item, {key: item}) for item, key in keyed.items()]
+            send_companies(self.hook, self.log, tag["name"], companies, batch_size, report, untag=self.untag)
         return self._finish(
             context, report.as_dict(tag_summary(tag), dry_run=dry_run), max_failed_ratio, noun
         )
 
     def _look_up(self, item: str, key: str) -> dict[str, Any]:
         return self.hook.get_company(item) if key == "id" else self.hook.find_company(item)
-
-    def _send_batch(self, tag_name: str, batch: list[tuple[str, str]], report: ItemReport) -> None:
-        companies = [{key: item} for item, key in batch]
-        send = self.hook.untag_companies if self.untag else self.hook.tag_companies
-        try:
-            answer = send(tag_name, companies)
-        except IntercomUnauthorizedError:
-            raise
-        except IntercomNotFoundError:
-            # Up to 2.15 one unknown company fails the batch and nothing is done: bisect.
-            if len(batch) == 1:
-                report.not_found(batch[0][0])
-                return
-            middle = len(batch) // 2
-            self._send_batch(tag_name, batch[:middle], report)
-            self._send_batch(tag_name, batch[middle:], report)
-            return
-        except IntercomError as error:
-            for item, _ in batch:
-                report.failed(item, error_details(error))
-            return
-        results = answer.get("companies")
-        if results is None:  # up to 2.15: a 200 means the whole batch was done
-            for item, _ in batch:
-                report.succeeded(item)
-            return
-        self._read_results(batch, results, report)
-
-    def _read_results(
-        self, batch: list[tuple[str, str]], results: list[dict[str, Any]], report: ItemReport
-    ) -> None:
-        """Read 2.16's per-company results, which name companies by Intercom id only."""
-        done = {str(result.get("id")) for result in results if bool(result.get("tagged")) is not self.untag}
-        by_external = [item for item, key in batch if key == "company_id"]
-        for item, key in batch:
-            if key == "id":
-                (report.succeeded if item in done else report.not_found)(item)
-        leftover = done - {item for item, key in batch if key == "id"}
-        if len(leftover) == len(by_external):
-            for item in by_external:  # every company named by your id was found and done
-                report.succeeded(item)
-            return
-        for item in by_external:  # some were skipped: look each up to tell which
-            try:
-                found = self.hook.find_company(item)
-            except IntercomNotFoundError:
-                report.not_found(item)
-            except IntercomError as error:
-                report.failed(item, error_details(error))
-            else:
-                (report.succeeded if str(found.get("id")) in leftover else report.not_found)(item)
 
 
 class TagCompaniesOperator(_CompaniesOperator):
@@ -901,6 +796,9 @@ class DeleteTagOperator(_IntercomOperator):
             return {"tag": {"type": "tag", "id": self.tag_id, "name": self.tag_name}, "deleted": False}
         try:
             self.hook.delete_tag(tag["id"])
+        except IntercomNotFoundError:
+            # The tag existed a moment ago: a retry after a lost answer, or someone else, deleted it.
+            self.log.info("The tag %r (id %s) was already deleted", tag["name"], tag["id"])
         except IntercomBadRequestError as error:
             if error.code != "tag_has_dependent_objects":
                 raise

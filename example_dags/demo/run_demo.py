@@ -81,6 +81,12 @@ def main() -> int:
         f"  untag_converted_trials: {untagged['tag']['name']!r} removed from {len(untagged['succeeded'])} of "
         f"{untagged['requested']} companies: {', '.join(untagged['succeeded'])}"
     )
+    synced = hygiene["sync_vip_segment"]
+    print(
+        f"  sync_vip_segment: plan add {synced['plan']['add']}, remove {synced['plan']['remove']}; "
+        f"added {', '.join(synced['added']) or 'none'}; removed {', '.join(synced['removed']) or 'none'}; "
+        f"{synced['unchanged']} unchanged"
+    )
     waited = hygiene.get("wait_for_churn_risk")
     if waited:
         print(f"  wait_for_churn_risk: {waited['name']!r} carries {waited['tagged_contacts']} contacts")
@@ -93,6 +99,11 @@ def main() -> int:
         query = {"field": "tag_id", "operator": "=", "value": churn["id"]}
         people = sorted(f"{c.get('email')} ({c.get('role')})" for c in hook.search_contacts(query))
         print(f"  churn-risk on {len(people)} contacts: {', '.join(people)}")
+    vip = hook.find_tag_by_name("vip")
+    if vip:
+        query = {"field": "tag_id", "operator": "=", "value": vip["id"]}
+        vips = sorted(str(c.get("email")) for c in hook.search_contacts(query))
+        print(f"  vip on {len(vips)} contacts: {', '.join(vips)}")
     if trial:
         companies = sorted(c.get("company_id") or c["id"] for c in hook.list_companies(tag_id=trial["id"]))
         print(f"  trial still on {len(companies)} companies: {', '.join(companies) or 'none'}")
