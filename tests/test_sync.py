@@ -270,3 +270,18 @@ def test_sync_call_count_stays_near_the_floor(intercom_sandbox):
     calls = len(intercom_sandbox.requests)
     assert calls <= 1.1 * floor, (calls, floor)
     assert carrying(intercom_sandbox, "segment") == set(desired)
+
+
+def test_sync_operators_accept_their_arguments_in_partial():
+    import pendulum
+    from airflow.providers.common.compat.sdk import DAG
+
+    with DAG("partial_sync", schedule=None, start_date=pendulum.datetime(2026, 1, 1)):
+        SyncContactTagOperator.partial(task_id="contacts", tag_name="t", max_removals=5, batch_size=3).expand(
+            contact_ids=[["a"], ["b"]]
+        )
+        SyncCompanyTagOperator.partial(
+            task_id="companies", tag_name="t", allow_empty=True, batch_size=10
+        ).expand(company_ids=[["c"]])
+    operator = SyncCompanyTagOperator(task_id="one", tag_name="t", max_removals=3, batch_size=10)
+    assert (operator.max_removals, operator.batch_size, operator.allow_empty) == (3, 10, False)

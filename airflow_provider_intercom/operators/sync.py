@@ -17,7 +17,6 @@ removed or failed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_intercom.exceptions import IntercomPartialFailureError, IntercomSyncGuardError
@@ -68,6 +67,38 @@ class _SyncGuard:
         return None
 
 
+class _SyncArguments(_TagTaskOperator):
+    """
+    The guard arguments and the tag look-up of both sync operators.
+
+    It comes first among a sync operator's bases, before the contact or company inputs: an
+    operator class, so that Airflow's ``partial()`` checks know its arguments.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_removals: int = 100,
+        max_removal_ratio: float = 0.2,
+        allow_empty: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.max_removals = max_removals
+        self.max_removal_ratio = max_removal_ratio
+        self.allow_empty = allow_empty
+
+    def _guard(self) -> _SyncGuard:
+        return _SyncGuard(self.max_removals, self.max_removal_ratio, self.allow_empty)
+
+    def _existing_tag(self) -> dict[str, Any]:
+        """Look the tag up without creating it; its id is None while it does not exist."""
+        if self.tag_id is not None:
+            return self.hook.find_tag(self.tag_id)
+        name = str(self.tag_name)
+        return self.hook.find_tag_by_name(name) or {"type": "tag", "id": None, "name": name}
+
+
 def _conclude(
     operator: _TagTaskOperator,
     context: Context,
@@ -109,7 +140,7 @@ def _conclude(
     return report
 
 
-class SyncContactTagOperator(_ContactsOperator):
+class SyncContactTagOperator(_SyncArguments, _ContactsOperator):
     """
     Make exactly the given contacts carry a tag: tag the missing ones, untag the others.
 
@@ -137,26 +168,14 @@ class SyncContactTagOperator(_ContactsOperator):
     :param region: overrides the connection's ``region`` extra.
     """
 
-    def __init__(
-        self,
-        *,
-        max_removals: int = 100,
-        max_removal_ratio: float = 0.2,
-        allow_empty: bool = False,
-        batch_size: int = 50,
-        max_workers: int = 4,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, batch_size: int = 50, max_workers: int = 4, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.max_removals = max_removals
-        self.max_removal_ratio = max_removal_ratio
-        self.allow_empty = allow_empty
         self.batch_size = batch_size
         self.max_workers = max_workers
 
     def execute(self, context: Context) -> dict[str, Any]:
         dry_run, max_failed_ratio = self._validated_options()
-        guard = _SyncGuard(self.max_removals, self.max_removal_ratio, self.allow_empty)
+        guard = self._guard()
         batch_size = validate_batch_size(self.batch_size)
         max_workers = validate_workers(self.max_workers)
         inputs = self._id_inputs()
@@ -203,13 +222,6 @@ class SyncContactTagOperator(_ContactsOperator):
                 )
         report = self._report(tag, targets, current_set, to_add, to_remove, contacts, dry_run, extra)
         return _conclude(self, context, report, refusal, max_failed_ratio)
-
-    def _existing_tag(self) -> dict[str, Any]:
-        """Look the tag up without creating it; its id is None while it does not exist."""
-        if self.tag_id is not None:
-            return self.hook.find_tag(self.tag_id)
-        name = str(self.tag_name)
-        return self.hook.find_tag_by_name(name) or {"type": "tag", "id": None, "name": name}
 
     def _current_members(self, tag: dict[str, Any]) -> list[str]:
         if tag["id"] is None:
@@ -264,7 +276,7 @@ class SyncContactTagOperator(_ContactsOperator):
         }
 
 
-class SyncCompanyTagOperator(_TagTaskOperator):
+class SyncCompanyTagOperator(_SyncArguments, _CompaniesOperator):
     """
     Make exactly the given companies carry a tag: tag the missing ones, untag the others, in bulk.
 
@@ -290,32 +302,9 @@ class SyncCompanyTagOperator(_TagTaskOperator):
     :param region: overrides the connection's ``region`` extra.
     """
 
-    template_fields: Sequence[str] = _CompaniesOperator.template_fields
-    template_fields_renderers = _CompaniesOperator.template_fields_renderers
-    id_fields = _CompaniesOperator.id_fields
-
-    def __init__(
-        self,
-        *,
-        company_ids: Any = None,
-        company_external_ids: Any = None,
-        max_removals: int = 100,
-        max_removal_ratio: float = 0.2,
-        allow_empty: bool = False,
-        batch_size: int = 50,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.company_ids = company_ids
-        self.company_external_ids = company_external_ids
-        self.max_removals = max_removals
-        self.max_removal_ratio = max_removal_ratio
-        self.allow_empty = allow_empty
-        self.batch_size = batch_size
-
     def execute(self, context: Context) -> dict[str, Any]:
         dry_run, max_failed_ratio = self._validated_options()
-        guard = _SyncGuard(self.max_removals, self.max_removal_ratio, self.allow_empty)
+        guard = self._guard()
         batch_size = validate_batch_size(self.batch_size)
         inputs = self._id_inputs()
         desired: dict[str, str] = {}  # value -> "id" (Intercom's) or "company_id" (yours)
@@ -354,13 +343,6 @@ class SyncCompanyTagOperator(_TagTaskOperator):
                 tag = self.hook.find_tag_by_name(tag["name"]) or tag
         report = self._report(tag, desired, to_add, to_remove, companies, dry_run, len(members))
         return _conclude(self, context, report, refusal, max_failed_ratio)
-
-    def _existing_tag(self) -> dict[str, Any]:
-        """Look the tag up without creating it; its id is None while it does not exist."""
-        if self.tag_id is not None:
-            return self.hook.find_tag(self.tag_id)
-        name = str(self.tag_name)
-        return self.hook.find_tag_by_name(name) or {"type": "tag", "id": None, "name": name}
 
     @staticmethod
     def _report(
