@@ -39,13 +39,15 @@ class RateLimitPacer:
         self.reset_at: float | None = None
         self._next_slot = 0.0
         self._in_flight = 0  # calls reserved whose answer has not been recorded yet
+        self._peak_in_flight = 0
 
     def acquire(self) -> float:
         """
         Reserve one call, waiting only as long as the window's budget requires.
 
-        The call goes at once while budget is plentiful; it is spaced out when the budget runs
-        low; once the budget is spent, it goes after the reset.
+        The call goes at once while budget is plentiful. When the budget runs low, calls go one
+        at a time (each waits for the previous answer, at most until the reset) and spaced out
+        over the rest of the window. Once the budget is spent, the call goes after the reset.
 
         :return: the number of seconds waited (0.0 when the call could go at once).
         """
@@ -62,13 +64,18 @@ class RateLimitPacer:
                     return waited
                 # remaining is only ever set together with reset_at.
                 until_reset = (self.reset_at or now) - now
-                if self.remaining > 0:
-                    # Little budget left, shared with other workers and processes: spread the rest
-                    # evenly over the time left, one slot after another, rather than race into 429s.
+                if self.remaining > 0 and self._in_flight == 0:
+                    # Little budget left, shared with other workers and processes: one call at a
+                    # time, spread evenly over the time left, rather than race into 429s.
                     slot = max(now, self._next_slot)
                     self._next_slot = slot + until_reset / (self.remaining + 1)
                     self._reserve()
                     spacing: float | None = min(slot - now, self.max_wait)
+                elif self.remaining > 0:
+                    # Another of this process's calls is still out: wait for its answer (and its
+                    # fresh figures) before the next one goes.
+                    spacing = None
+                    delay = 0.005
                 else:
                     spacing = None
                     # A little jitter so that threads released by one reset do not all fire at once.
@@ -85,6 +92,7 @@ class RateLimitPacer:
         if self.remaining is not None:
             self.remaining -= 1
         self._in_flight += 1
+        self._peak_in_flight = max(self._peak_in_flight, self._in_flight)
 
     def release(self) -> None:
         """Record that a reserved call is over (answered or failed); call once per :meth:`acquire`."""
@@ -92,8 +100,9 @@ class RateLimitPacer:
             self._in_flight = max(0, self._in_flight - 1)
 
     def _low_water(self) -> int:
-        # Below a tenth of the window's budget (and never below 2 calls) the pacer starts spacing.
-        return max(2, (self.limit or 0) // 10)
+        # Spacing starts below a tenth of the window's budget, or earlier when this pacer has had
+        # many calls out at once: near the end every one of them must still fit in the budget.
+        return max(2, (self.limit or 0) // 10, 3 * self._peak_in_flight)
 
     def update(self, headers: Mapping[str, str]) -> None:
         """
