@@ -1,4 +1,4 @@
-"""Reading a finished ``dag.test()`` run back from the metadata DB, on Airflow 2.11 and 3.x."""
+"""Helpers for running tasks in tests: a stand-in task instance, and reading a ``dag.test()`` run back."""
 
 from __future__ import annotations
 
@@ -24,3 +24,13 @@ def xcoms(run_id: str) -> dict[tuple[str, int], Any]:
     with create_session() as session:
         rows = session.query(XComModel).filter(XComModel.run_id == run_id, XComModel.key == "return_value")
         return {(row.task_id, row.map_index): XComModel.deserialize_value(row) for row in rows}
+
+
+class RecordingTaskInstance:
+    """Stands in for the task instance in a direct ``execute()`` call, keeping what is pushed."""
+
+    def __init__(self) -> None:
+        self.pushed: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.pushed[key] = value

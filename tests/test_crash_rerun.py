@@ -22,6 +22,7 @@ import pytest
 
 from airflow_provider_intercom.operators.tags import UntagContactsOperator
 from airflow_provider_intercom.sandbox import IntercomSandbox
+from tests.airflow_runs import RecordingTaskInstance
 
 TAG = "churn-risk"
 REQUESTED = 2000
@@ -43,16 +44,6 @@ operator = UntagContactsOperator(
 )
 print(json.dumps(operator.execute({"ti": TaskInstance()})))
 """
-
-
-class RecordingTaskInstance:
-    """Stands in for the task instance in a direct ``execute()`` call."""
-
-    def __init__(self) -> None:
-        self.pushed: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.pushed[key] = value
 
 
 def deletes(sandbox: IntercomSandbox) -> int:

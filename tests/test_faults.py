@@ -28,22 +28,13 @@ from airflow_provider_intercom.operators.tags import (
     UntagContactsOperator,
 )
 from airflow_provider_intercom.sandbox import IntercomSandbox
+from tests.airflow_runs import RecordingTaskInstance
 
 # A late answer must come after the hook's read timeout; a late drop needs no timeout at all.
 LATE_FAULTS = [
     pytest.param(("late_drop", 150), {}, id="late_drop"),
     pytest.param(("late", 1500), {"timeout": (5.0, 0.3)}, id="late-after-read-timeout"),
 ]
-
-
-class RecordingTaskInstance:
-    """Stands in for the task instance in a direct ``execute()`` call."""
-
-    def __init__(self) -> None:
-        self.pushed: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.pushed[key] = value
 
 
 def writes_to(sandbox: IntercomSandbox, method: str, path: str) -> list[dict[str, Any]]:

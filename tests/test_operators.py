@@ -26,19 +26,10 @@ from airflow_provider_intercom.operators.tags import (
     UntagContactsOperator,
     chunk_ids,
 )
+from tests.airflow_runs import RecordingTaskInstance
 
 VERSIONS = ["2.11", "2.16"]
 WRITES = {"POST", "PUT", "DELETE"}
-
-
-class RecordingTaskInstance:
-    """Stands in for the task instance in a direct execute() call; the DAG tests use the real one."""
-
-    def __init__(self) -> None:
-        self.pushed: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.pushed[key] = value
 
 
 def run(operator, **context: Any) -> tuple[Any, RecordingTaskInstance]:

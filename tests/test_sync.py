@@ -11,16 +11,9 @@ import pytest
 from airflow_provider_intercom.exceptions import IntercomSyncGuardError
 from airflow_provider_intercom.hooks.intercom import IntercomHook
 from airflow_provider_intercom.operators.sync import SyncCompanyTagOperator, SyncContactTagOperator
+from tests.airflow_runs import RecordingTaskInstance
 
 VERSIONS = ["2.11", "2.16"]
-
-
-class RecordingTaskInstance:
-    def __init__(self) -> None:
-        self.pushed: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.pushed[key] = value
 
 
 def run(operator_class, **kwargs: Any) -> tuple[dict[str, Any], RecordingTaskInstance]:

@@ -570,7 +570,6 @@ class _TicketLikeOperator(_TagTaskOperator):
     """
 
     kind = ""
-    ids_field = ""
 
     def __init__(
         self, *, admin_id: str | None = None, untag: bool = False, max_workers: int = 4, **kwargs: Any
@@ -585,10 +584,11 @@ class _TicketLikeOperator(_TagTaskOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         dry_run, max_failed_ratio = self._validated_options()
-        items = self._id_inputs()[self.ids_field]
+        (ids_field,) = self.id_fields
+        items = self._id_inputs()[ids_field]
         if not items:
-            raise IntercomConfigurationError(f"Nothing to do: {self.ids_field} is empty")
-        check_max_items(len(items), self.max_items, self.ids_field)
+            raise IntercomConfigurationError(f"Nothing to do: {ids_field} is empty")
+        check_max_items(len(items), self.max_items, ids_field)
         max_workers = validate_workers(self.max_workers)
         if not isinstance(self.admin_id, str | int) or not str(self.admin_id).strip():
             raise IntercomConfigurationError(f"admin_id={self.admin_id!r} must be a non-empty admin id")
@@ -649,7 +649,6 @@ class TagConversationsOperator(_TicketLikeOperator):
         *_CONNECTION_FIELDS,
     )
     kind = "conversations"
-    ids_field = "conversation_ids"
     id_fields = ("conversation_ids",)
 
     def __init__(self, *, conversation_ids: Any = None, **kwargs: Any) -> None:
@@ -702,7 +701,6 @@ class TagTicketsOperator(_TicketLikeOperator):
         *_CONNECTION_FIELDS,
     )
     kind = "tickets"
-    ids_field = "ticket_ids"
     id_fields = ("ticket_ids",)
 
     def __init__(self, *, ticket_ids: Any = None, **kwargs: Any) -> None:
