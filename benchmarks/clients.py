@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from intercom import Intercom
@@ -91,12 +91,12 @@ def sdk_create_tag(client: Intercom) -> str:
     return str(client.tags.create(request=CreateOrUpdateTagRequest(name=TAG_NAME)).id)
 
 
-def sdk_tag_each(client: Intercom, ids: Sequence[str], tag_id: str) -> dict[str, int]:
-    """The SDK's way to tag contacts: one ``tags.tag_contact`` per contact, counting outcomes."""
+def _count_outcomes(ids: Sequence[str], call: Callable[[str], Any]) -> dict[str, int]:
+    """Make one SDK call per id, counting what became of each."""
     counts = {"succeeded": 0, "not_found": 0, "failed": 0}
     for contact_id in ids:
         try:
-            client.tags.tag_contact(contact_id, tag_id=tag_id)
+            call(contact_id)
         except NotFoundError:
             counts["not_found"] += 1
         except ApiError:
@@ -104,21 +104,16 @@ def sdk_tag_each(client: Intercom, ids: Sequence[str], tag_id: str) -> dict[str,
         else:
             counts["succeeded"] += 1
     return counts
+
+
+def sdk_tag_each(client: Intercom, ids: Sequence[str], tag_id: str) -> dict[str, int]:
+    """The SDK's way to tag contacts: one ``tags.tag_contact`` per contact, counting outcomes."""
+    return _count_outcomes(ids, lambda contact_id: client.tags.tag_contact(contact_id, tag_id=tag_id))
 
 
 def sdk_untag_each(client: Intercom, ids: Sequence[str], tag_id: str = TAG_ID) -> dict[str, int]:
     """The SDK's sequential untag loop, with its default options (no retries), counting outcomes."""
-    counts = {"succeeded": 0, "not_found": 0, "failed": 0}
-    for contact_id in ids:
-        try:
-            client.tags.untag_contact(contact_id, tag_id)
-        except NotFoundError:
-            counts["not_found"] += 1
-        except ApiError:
-            counts["failed"] += 1
-        else:
-            counts["succeeded"] += 1
-    return counts
+    return _count_outcomes(ids, lambda contact_id: client.tags.untag_contact(contact_id, tag_id))
 
 
 def report_counts(report: dict[str, Any]) -> dict[str, int]:

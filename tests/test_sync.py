@@ -54,15 +54,15 @@ def members(intercom_sandbox):
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_contact_sync_adds_and_removes_exactly_the_difference(intercom_sandbox, members, version):
-    report, _ = run(
-        SyncContactTagOperator,
-        tag_name="churn-risk",
-        contact_ids=[members[1], members[2], members[3]],
-        emails=["p4@example.com", "nobody@example.com"],
-        api_version=version,
-        max_failed_ratio=0.5,
-        max_removal_ratio=0.5,
-    )
+    sync = {
+        "tag_name": "churn-risk",
+        "contact_ids": [members[1], members[2], members[3]],
+        "emails": ["p4@example.com", "nobody@example.com"],
+        "api_version": version,
+        "max_failed_ratio": 0.5,
+        "max_removal_ratio": 0.5,
+    }
+    report, _ = run(SyncContactTagOperator, **sync)
     assert carrying(intercom_sandbox, "churn-risk") == set(members[1:])
     assert report["desired"] == 5
     assert report["current"] == 3
@@ -75,15 +75,7 @@ def test_contact_sync_adds_and_removes_exactly_the_difference(intercom_sandbox, 
     assert_accounted(report)
 
     intercom_sandbox.state.clear_request_log()
-    again, _ = run(
-        SyncContactTagOperator,
-        tag_name="churn-risk",
-        contact_ids=[members[1], members[2], members[3]],
-        emails=["p4@example.com", "nobody@example.com"],
-        api_version=version,
-        max_failed_ratio=0.5,
-        max_removal_ratio=0.5,
-    )
+    again, _ = run(SyncContactTagOperator, **sync)
     assert writes(intercom_sandbox) == []  # a rerun is a no-op
     assert (again["added"], again["removed"], again["unchanged"]) == ([], [], 4)
     assert_accounted(again)
