@@ -182,7 +182,11 @@ ERRORS_BY_STATUS: dict[int, type[IntercomAPIError]] = {
 
 
 def error_class_for(status: int) -> type[IntercomAPIError]:
-    """Return the most specific exception class for an HTTP error status."""
+    """
+    Return the most specific exception class for an HTTP error status.
+
+    :param status: The HTTP status Intercom answered.
+    """
     if status == 408 or status >= 500:
         return IntercomServerError
     return ERRORS_BY_STATUS.get(status, IntercomAPIError)

@@ -7,6 +7,7 @@ module imports it: a throwaway AIRFLOW_HOME, no example DAGs, and unit-test mode
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from pathlib import Path
@@ -58,6 +59,7 @@ def _record_sandbox_tokens(monkeypatch):
 
     original_start = IntercomSandbox.start
 
+    @functools.wraps(original_start)
     def start(self):
         _tokens_in_use.add(self.token)
         return original_start(self)

@@ -174,6 +174,11 @@ class SyncContactTagOperator(_SyncArguments, _ContactsOperator):
         self.max_workers = max_workers
 
     def execute(self, context: Context) -> dict[str, Any]:
+        """
+        Make the tag's contacts exactly the given set and return the report (XCom).
+
+        :param context: The task context.
+        """
         dry_run, max_failed_ratio = self._validated_options()
         guard = self._guard()
         batch_size = validate_batch_size(self.batch_size)
@@ -303,6 +308,11 @@ class SyncCompanyTagOperator(_SyncArguments, _CompaniesOperator):
     """
 
     def execute(self, context: Context) -> dict[str, Any]:
+        """
+        Make the tag's companies exactly the given set and return the report (XCom).
+
+        :param context: The task context.
+        """
         dry_run, max_failed_ratio = self._validated_options()
         guard = self._guard()
         batch_size = validate_batch_size(self.batch_size)

@@ -340,6 +340,11 @@ class TagContactsOperator(_ContactsOperator):
         self.batch_size = batch_size
 
     def execute(self, context: Context) -> dict[str, Any]:
+        """
+        Tag the contacts and return the report (XCom).
+
+        :param context: The task context.
+        """
         inputs, dry_run, max_failed_ratio = self._validated_inputs()
         batch_size = validate_batch_size(self.batch_size)
         self._check_connection()
@@ -400,6 +405,11 @@ class UntagContactsOperator(_ContactsOperator):
         self.max_workers = max_workers
 
     def execute(self, context: Context) -> dict[str, Any]:
+        """
+        Remove the tag from the contacts and return the report (XCom).
+
+        :param context: The task context.
+        """
         inputs, dry_run, max_failed_ratio = self._validated_inputs()
         max_workers = validate_workers(self.max_workers)
         self._check_connection()
@@ -460,6 +470,11 @@ class _CompaniesOperator(_TagTaskOperator):
         self.batch_size = batch_size
 
     def execute(self, context: Context) -> dict[str, Any]:
+        """
+        Tag or untag the companies and return the report (XCom).
+
+        :param context: The task context.
+        """
         dry_run, max_failed_ratio = self._validated_options()
         keyed: dict[str, str] = {}  # item -> "id" (Intercom's) or "company_id" (yours)
         inputs = self._id_inputs()
@@ -583,6 +598,11 @@ class _TicketLikeOperator(_TagTaskOperator):
         raise NotImplementedError
 
     def execute(self, context: Context) -> dict[str, Any]:
+        """
+        Tag or untag each item and return the report (XCom).
+
+        :param context: The task context.
+        """
         dry_run, max_failed_ratio = self._validated_options()
         (ids_field,) = self.id_fields
         items = self._id_inputs()[ids_field]
@@ -733,6 +753,11 @@ class ListTagsOperator(_IntercomOperator):
         self.contact_id = contact_id
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
+        """
+        Return the workspace's (or the contact's) tags, filtered by ``name_pattern`` (XCom).
+
+        :param context: The task context.
+        """
         if self.name_pattern is not None and not isinstance(self.name_pattern, str):
             raise IntercomConfigurationError(f"name_pattern={self.name_pattern!r} must be a glob string")
         self._check_connection()
@@ -758,6 +783,11 @@ class CreateTagOperator(_IntercomOperator):
         self.tag_name = tag_name
 
     def execute(self, context: Context) -> dict[str, Any]:
+        """
+        Create the tag (or find it by name) and return it (XCom).
+
+        :param context: The task context.
+        """
         require_one_tag(self.tag_name, None)
         self._check_connection()
         tag = self.hook.create_or_update_tag(self.tag_name)
@@ -783,6 +813,11 @@ class DeleteTagOperator(_IntercomOperator):
         self.tag_id = tag_id
 
     def execute(self, context: Context) -> dict[str, Any]:
+        """
+        Delete the tag; return ``{tag, deleted}`` (XCom), ``deleted`` False when it was already gone.
+
+        :param context: The task context.
+        """
         require_one_tag(self.tag_name, self.tag_id)
         self._check_connection()
         try:

@@ -29,7 +29,13 @@ def now_unix() -> int:
 
 @dataclass
 class Admin:
-    """A teammate of the workspace; the first admin is the owner of the sandbox token."""
+    """
+    A teammate of the workspace; the first admin is the owner of the sandbox token.
+
+    :param id: Intercom's id of the admin.
+    :param name: Display name.
+    :param email: The admin's email address.
+    """
 
     id: str
     name: str
@@ -38,7 +44,12 @@ class Admin:
 
 @dataclass
 class Tag:
-    """A workspace tag. Names are unique, compared case-insensitively."""
+    """
+    A workspace tag. Names are unique, compared case-insensitively.
+
+    :param id: Intercom's id of the tag.
+    :param name: The tag's name.
+    """
 
     id: str
     name: str
@@ -46,7 +57,26 @@ class Tag:
 
 @dataclass
 class Contact:
-    """A user or lead. ``tags`` maps each applied tag id to the Unix time it was applied."""
+    """
+    A user or lead.
+
+    :param id: Intercom's id of the contact.
+    :param role: ``user`` or ``lead``.
+    :param email: Email address, if any.
+    :param external_id: The customer's own id (``user_id`` in v1), if any.
+    :param name: Display name, if any.
+    :param phone: Phone number, if any.
+    :param avatar: Avatar image URL, if any.
+    :param owner_id: Id of the admin who owns the contact, if any.
+    :param unsubscribed_from_emails: Whether the contact opted out of email.
+    :param custom_attributes: Custom attribute values by name.
+    :param created_at: Unix time of creation.
+    :param updated_at: Unix time of the last change.
+    :param signed_up_at: Unix time of sign-up, if known.
+    :param last_seen_at: Unix time the contact was last seen, if known.
+    :param tags: Each applied tag id mapped to the Unix time it was applied.
+    :param merged_into: Id of the contact this one was merged into (2.16 answers 410 with a Link to it).
+    """
 
     id: str
     role: str = "user"
@@ -72,6 +102,23 @@ class Company:
     A company. ``id`` is Intercom's id, ``company_id`` is the customer's own id (it cannot change).
 
     Optional values the customer never set are None; the renderer decides how each version shows them.
+
+    :param id: Intercom's id of the company.
+    :param company_id: The customer's own id of the company.
+    :param name: Company name, if set.
+    :param plan: Plan name, if set.
+    :param size: Number of employees, if set.
+    :param website: Website URL, if set.
+    :param industry: Industry, if set.
+    :param monthly_spend: Monthly spend in whole units.
+    :param session_count: Number of sessions.
+    :param user_count: Number of users.
+    :param custom_attributes: Custom attribute values by name.
+    :param created_at: Unix time of creation in Intercom.
+    :param updated_at: Unix time of the last change.
+    :param remote_created_at: Unix time the customer says the company was created, if set.
+    :param last_request_at: Unix time of the last request, if known.
+    :param tags: Each applied tag id mapped to the Unix time it was applied.
     """
 
     id: str
@@ -97,8 +144,10 @@ class Taggable:
     """
     A conversation or ticket: only its id and its tags matter to the sandbox so far.
 
-    ``tags`` maps each applied tag id to the Unix time it was applied; ``applied_by`` maps it to the id of
-    the admin who applied it (absent for seeded tags).
+    :param id: Intercom's id of the conversation or ticket.
+    :param tags: Each applied tag id mapped to the Unix time it was applied.
+    :param applied_by: Each applied tag id mapped to the id of the admin who applied it (absent for seeded
+        tags).
     """
 
     id: str
@@ -108,7 +157,13 @@ class Taggable:
 
 @dataclass
 class Segment:
-    """A segment. The sandbox models only what tag deletion needs: its name and the tags its rules use."""
+    """
+    A segment. The sandbox models only what tag deletion needs: its name and the tags its rules use.
+
+    :param id: Intercom's id of the segment.
+    :param name: The segment's name.
+    :param tag_ids: Ids of the tags its rules use; such a tag cannot be deleted.
+    """
 
     id: str
     name: str

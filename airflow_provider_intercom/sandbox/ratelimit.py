@@ -19,7 +19,14 @@ DEFAULT_WINDOW_SECONDS = 10
 
 @dataclass(frozen=True)
 class RateLimitDecision:
-    """The outcome of counting one request."""
+    """
+    The outcome of counting one request.
+
+    :param allowed: Whether the request fits in the current window.
+    :param limit: Requests allowed per window.
+    :param remaining: Requests left in the window after this one.
+    :param reset: Unix time at which the window resets.
+    """
 
     allowed: bool
     limit: int

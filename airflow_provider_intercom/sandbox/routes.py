@@ -31,7 +31,16 @@ from airflow_provider_intercom.sandbox.models import (
 
 @dataclass(frozen=True)
 class ApiRequest:
-    """The parts of an HTTP request the handlers read."""
+    """
+    The parts of an HTTP request the handlers read.
+
+    :param method: HTTP method, upper case.
+    :param path: URL path without the query string.
+    :param query: Parsed query string (each name to its values).
+    :param raw_body: The request body as received.
+    :param version: The ``Intercom-Version`` the request asked for (or the sandbox default).
+    :param request_id: The id echoed in ``request_id`` of error bodies.
+    """
 
     method: str
     path: str
@@ -67,7 +76,13 @@ class ApiRequest:
 
 @dataclass(frozen=True)
 class ApiResponse:
-    """What a handler answers: a status, a JSON body (None for no content) and extra headers."""
+    """
+    What a handler answers.
+
+    :param status: HTTP status.
+    :param body: The JSON body, or None for no content.
+    :param headers: Extra response headers.
+    """
 
     status: int
     body: dict[str, Any] | None

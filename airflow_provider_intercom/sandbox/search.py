@@ -232,7 +232,12 @@ def sort_contacts(contacts: list[Contact], sort: Any) -> list[Contact]:
 
 @dataclass(frozen=True)
 class PageRequest:
-    """Where a page starts and how long it is."""
+    """
+    Where a page starts and how long it is.
+
+    :param per_page: Items per page.
+    :param offset: Index of the page's first item in the full result.
+    """
 
     per_page: int
     offset: int

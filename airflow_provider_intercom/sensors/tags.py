@@ -129,6 +129,11 @@ class IntercomTagSensor(BaseSensorOperator):
         )
 
     def execute(self, context: Context) -> Any:
+        """
+        Poke (or reschedule) until the condition holds, or defer to the trigger when ``deferrable``.
+
+        :param context: The task context.
+        """
         condition = self._condition()
         # Resolves token, region and version now, so a bad one fails before any request.
         _ = self.hook.settings
@@ -157,7 +162,11 @@ class IntercomTagSensor(BaseSensorOperator):
         )
 
     def poke(self, context: Context) -> PokeReturnValue:
-        """Check the condition once; done, with the tag as XCom value, when it holds."""
+        """
+        Check the condition once; done, with the tag as XCom value, when it holds.
+
+        :param context: The task context.
+        """
         condition = self._condition()
         try:
             tag = check_tag(self.hook, condition, self.log)

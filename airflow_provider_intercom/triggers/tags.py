@@ -26,9 +26,19 @@ __all__ = ["TRANSIENT_ERRORS", "IntercomTagTrigger", "TagCondition", "check_tag"
 class ProgressLog(Protocol):
     """Where :func:`check_tag` writes: a ``logging.Logger``, or a task's or trigger's ``log``."""
 
-    def info(self, msg: Any, /, *args: Any) -> Any: ...
+    def info(self, msg: Any, /, *args: Any) -> Any:
+        """
+        Log a progress line.
 
-    def warning(self, msg: Any, /, *args: Any) -> Any: ...
+        :param msg: %-style format string.
+        """
+
+    def warning(self, msg: Any, /, *args: Any) -> Any:
+        """
+        Log something the DAG author should look at.
+
+        :param msg: %-style format string.
+        """
 
 
 @dataclass(frozen=True)
