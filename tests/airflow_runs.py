@@ -26,6 +26,20 @@ def xcoms(run_id: str) -> dict[tuple[str, int], Any]:
         return {(row.task_id, row.map_index): XComModel.deserialize_value(row) for row in rows}
 
 
+def airflow_log(capfd, caplog) -> str:
+    """
+    Return what hooks, tasks and triggers have logged in this test so far, on either Airflow line.
+
+    Airflow 3 sends these logs through structlog to the process output; Airflow 2 through stdlib
+    logging, which ``caplog`` records.
+
+    :param capfd: pytest's ``capfd`` fixture.
+    :param caplog: pytest's ``caplog`` fixture.
+    """
+    output = capfd.readouterr()
+    return output.out + output.err + caplog.text
+
+
 class RecordingTaskInstance:
     """Stands in for the task instance in a direct ``execute()`` call, keeping what is pushed."""
 

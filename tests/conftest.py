@@ -10,13 +10,20 @@ from __future__ import annotations
 import functools
 import os
 import tempfile
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
+from packaging.version import Version
 
 os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="intercom-provider-tests-")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
+# Airflow 2's unit-test config sets LocalExecutor, which refuses SQLite, and dag.test() asks for the
+# executor; SequentialExecutor is what Airflow 2 itself uses with SQLite. Airflow 3 has no
+# SequentialExecutor and runs LocalExecutor on SQLite.
+if Version(version("apache-airflow")) < Version("3"):
+    os.environ["AIRFLOW__CORE__EXECUTOR"] = "SequentialExecutor"
 # dag.test() runs only DAGs inside the configured DAGs folder: link the example DAGs and the
 # tests' own DAGs into one throwaway folder.
 _REPO = Path(__file__).resolve().parents[1]

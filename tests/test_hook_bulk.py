@@ -6,6 +6,7 @@ import pytest
 
 from airflow_provider_intercom.exceptions import IntercomConfigurationError, IntercomNotFoundError
 from airflow_provider_intercom.hooks.intercom import IntercomHook
+from tests.airflow_runs import airflow_log
 
 
 def calls(sandbox, method: str, path: str) -> list[dict]:
@@ -142,7 +143,7 @@ def test_merged_contact_2_11_is_not_found(intercom_sandbox):
     assert caught.value.status == 404
 
 
-def test_merged_contact_2_16_follows_the_canonical_link_once(intercom_sandbox, capfd):
+def test_merged_contact_2_16_follows_the_canonical_link_once(intercom_sandbox, capfd, caplog):
     state = intercom_sandbox.state
     kept = state.add_contact(email="kept@example.com").id
     merged = state.add_contact(email="merged@example.com").id
@@ -150,10 +151,8 @@ def test_merged_contact_2_16_follows_the_canonical_link_once(intercom_sandbox, c
     contact = IntercomHook(api_version="2.16").get_contact(merged)
     assert contact["id"] == kept
     assert [entry["status"] for entry in intercom_sandbox.requests] == [410, 200]
-    # Airflow 3 routes hook logs through structlog to the process output, not to stdlib logging.
-    assert (
-        f"Contact {merged} was merged; following its canonical link to /contacts/{kept}"
-        in capfd.readouterr().out
+    assert f"Contact {merged} was merged; following its canonical link to /contacts/{kept}" in airflow_log(
+        capfd, caplog
     )
 
 

@@ -322,9 +322,12 @@ def test_normalize_ids_refuses_ambiguous_shapes(value, id_key, pattern):
 
 
 def test_mapped_outputs_are_read_one_by_one():
-    from airflow.sdk.execution_time.lazy_sequence import LazyXComSequence
+    try:
+        from airflow.sdk.execution_time.lazy_sequence import LazyXComSequence as Lazy
+    except ImportError:  # Airflow 2
+        from airflow.models.xcom import LazyXComSelectSequence as Lazy
 
-    class Mapped(LazyXComSequence):
+    class Mapped(Lazy):
         """What a mapped task's XComArg resolves to downstream, without a running task."""
 
         outputs: list[Any] = [["a", "b", "c"], ["d", "a"], None, [("e",)]]

@@ -24,7 +24,7 @@ from airflow_provider_intercom.exceptions import (
 )
 from airflow_provider_intercom.sensors.tags import IntercomTagSensor
 from airflow_provider_intercom.triggers.tags import IntercomTagTrigger
-from tests.airflow_runs import xcoms
+from tests.airflow_runs import airflow_log, xcoms
 
 NO_RETRIES = {"max_retries": 0}
 
@@ -45,10 +45,10 @@ def tagged_contacts(sandbox, tag_id: str, count: int) -> list[str]:
 # -- poke() ----------------------------------------------------------------------------------------------
 
 
-def test_missing_tag_is_not_done(intercom_sandbox, capfd):
+def test_missing_tag_is_not_done(intercom_sandbox, capfd, caplog):
     result = sensor(tag_name="churn-risk").poke({})
     assert (result.is_done, result.xcom_value) == (False, None)
-    assert "No tag 'churn-risk' yet" in capfd.readouterr().out
+    assert "No tag 'churn-risk' yet" in airflow_log(capfd, caplog)
 
 
 def test_existing_tag_is_done_and_named_case_insensitively(intercom_sandbox):
@@ -66,7 +66,7 @@ def test_tag_by_id_404_means_not_yet(intercom_sandbox):
     assert [entry["status"] for entry in intercom_sandbox.requests] == [404, 200]
 
 
-def test_contact_must_carry_the_tag(intercom_sandbox, capfd):
+def test_contact_must_carry_the_tag(intercom_sandbox, capfd, caplog):
     tag = intercom_sandbox.state.add_tag("vip")
     other = intercom_sandbox.state.add_tag("trial")
     carrying = intercom_sandbox.state.add_contact(email="a@example.com", tags=[tag.id]).id
@@ -78,13 +78,13 @@ def test_contact_must_carry_the_tag(intercom_sandbox, capfd):
     }
     assert not sensor(tag_name="vip", contact_id=not_carrying).poke({}).is_done
     assert not sensor(tag_name="vip", contact_id="no-such-contact").poke({}).is_done  # 404: not yet
-    out = capfd.readouterr().out
+    out = airflow_log(capfd, caplog)
     assert f"Tag 'vip' (id {tag.id}) is on contact {carrying}" in out
     assert f"contact {not_carrying} does not carry it yet" in out
     assert "no contact has id no-such-contact" in out
 
 
-def test_min_tagged_contacts_below_and_at_the_threshold(intercom_sandbox, capfd):
+def test_min_tagged_contacts_below_and_at_the_threshold(intercom_sandbox, capfd, caplog):
     tag = intercom_sandbox.state.add_tag("churn-risk")
     tagged_contacts(intercom_sandbox, tag.id, 2)
     below = sensor(tag_name="churn-risk", min_tagged_contacts=3).poke({})
@@ -92,7 +92,7 @@ def test_min_tagged_contacts_below_and_at_the_threshold(intercom_sandbox, capfd)
     intercom_sandbox.state.add_contact(email="third@example.com", tags=[tag.id])
     at = sensor(tag_name="churn-risk", min_tagged_contacts="3").poke({})  # as a template renders it
     assert at.xcom_value == {"type": "tag", "id": tag.id, "name": "churn-risk", "tagged_contacts": 3}
-    out = capfd.readouterr().out
+    out = airflow_log(capfd, caplog)
     assert f"Tag 'churn-risk' (id {tag.id}) has 2 of 3 contacts" in out
     assert f"Tag 'churn-risk' (id {tag.id}) has 3 of 3 contacts" in out
     searches = [entry for entry in intercom_sandbox.requests if entry["path"] == "/contacts/search"]
@@ -105,12 +105,14 @@ def test_zero_contacts_is_met_once_the_tag_exists(intercom_sandbox):
     assert result.xcom_value == {"type": "tag", "id": tag.id, "name": "empty", "tagged_contacts": 0}
 
 
-def test_transient_error_is_logged_and_the_sensor_pokes_again(intercom_sandbox, capfd):
+def test_transient_error_is_logged_and_the_sensor_pokes_again(intercom_sandbox, capfd, caplog):
     intercom_sandbox.state.add_tag("churn-risk")
     intercom_sandbox.inject("503")
     wait = sensor(tag_name="churn-risk", hook_params=NO_RETRIES)
     assert not wait.poke({}).is_done
-    assert "Intercom did not answer for tag 'churn-risk' (503 service_unavailable" in capfd.readouterr().out
+    assert "Intercom did not answer for tag 'churn-risk' (503 service_unavailable" in airflow_log(
+        capfd, caplog
+    )
     assert wait.poke({}).is_done
     assert [entry["status"] for entry in intercom_sandbox.requests] == [503, 200]
 
@@ -149,12 +151,14 @@ TRANSIENT = [
 
 
 @pytest.mark.parametrize("error", FATAL, ids=lambda error: type(error).__name__)
-def test_fatal_errors_fail_the_poke(error, capfd):
+def test_fatal_errors_fail_the_poke(error, capfd, caplog):
     wait = sensor(tag_name="churn-risk")
     wait.hook = FailingHook(error)  # type: ignore[assignment]
     with pytest.raises(type(error)):
         wait.poke({})
-    assert f"Stopped waiting for tag 'churn-risk': {error} ({type(error).__name__})" in capfd.readouterr().out
+    assert f"Stopped waiting for tag 'churn-risk': {error} ({type(error).__name__})" in airflow_log(
+        capfd, caplog
+    )
 
 
 @pytest.mark.parametrize("error", TRANSIENT, ids=lambda error: type(error).__name__)
@@ -297,12 +301,6 @@ def reschedules(run_id: str) -> int:
         return query.filter(TaskReschedule.run_id == run_id).count()
 
 
-def task_log(capfd, caplog) -> str:
-    """Airflow 3 sends task and trigger logs through structlog to the process output; Airflow 2, logging."""
-    output = capfd.readouterr()
-    return output.out + output.err + caplog.text
-
-
 def tag_after_first_lookup(sandbox, name: str, contacts: int = 0) -> threading.Thread:
     """Create the tag (on ``contacts`` new contacts) as soon as the sensor has looked once, not before."""
 
@@ -340,7 +338,7 @@ def test_dag_run_waits_for_the_tag(dag_bag, intercom_sandbox, capfd, caplog, dag
         assert reschedules(dag_run.run_id) >= 1  # the worker slot was given back between pokes
     if dag_id == "intercom_sensor_deferrable":
         # The task deferred and resumed: only execute_complete() logs this line.
-        assert f"Success criteria met: {expected}" in task_log(capfd, caplog)
+        assert f"Success criteria met: {expected}" in airflow_log(capfd, caplog)
 
 
 @pytest.mark.parametrize("dag_id", ["intercom_sensor_poke_timeout", "intercom_sensor_deferrable_timeout"])
@@ -352,4 +350,4 @@ def test_dag_run_times_out_when_the_tag_never_comes(dag_bag, intercom_sandbox, c
     assert ("wait", -1) not in xcoms(dag_run.run_id)
     assert tag_lookups(intercom_sandbox) >= 3  # polled every 0.3 s for the 1 s timeout
     assert time.monotonic() - started < 20
-    assert "AirflowSensorTimeout: Sensor has timed out" in task_log(capfd, caplog)
+    assert "AirflowSensorTimeout: Sensor has timed out" in airflow_log(capfd, caplog)
