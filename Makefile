@@ -4,6 +4,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # The default venv runs the newest Airflow 3.3; the provider itself supports 2.11 and later.
 AIRFLOW_VERSION ?= 3.3.2
+# One common-compat release for every venv, so both Airflow lines run the same compat sdk.
+COMMON_COMPAT_VERSION ?= 1.23.0
+# `make test-airflow2` runs the pytest suite again on the newest Airflow 2.11, in its own venv.
+AIRFLOW2_VERSION ?= 2.11.2
+AIRFLOW2_VENV ?= .venv-af2
 PIP_QUIET ?= -q
 
 # Intercom's OpenAPI specs are not part of this repo; the contract test skips without them.
@@ -26,7 +31,8 @@ $(BIN)/python:
 	$(BIN)/python -m pip install $(PIP_QUIET) --upgrade pip
 
 $(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml
-	$(BIN)/python -m pip install $(PIP_QUIET) -e ".[test]" "apache-airflow==$(AIRFLOW_VERSION)"
+	$(BIN)/python -m pip install $(PIP_QUIET) -e ".[test]" "apache-airflow==$(AIRFLOW_VERSION)" \
+		"apache-airflow-providers-common-compat==$(COMMON_COMPAT_VERSION)"
 	touch $@
 
 install: $(VENV)/.installed
@@ -34,7 +40,8 @@ install: $(VENV)/.installed
 # `make bench`: the same venv plus the `bench` extra (python-intercom 5.0.1 and the http provider);
 # starts its own loopback sandboxes and prints one markdown table. BENCH_QUICK=1 shrinks the sizes.
 $(VENV)/.bench-installed: $(BIN)/python setup.cfg pyproject.toml
-	$(BIN)/python -m pip install $(PIP_QUIET) -e ".[test,bench]" "apache-airflow==$(AIRFLOW_VERSION)"
+	$(BIN)/python -m pip install $(PIP_QUIET) -e ".[test,bench]" "apache-airflow==$(AIRFLOW_VERSION)" \
+		"apache-airflow-providers-common-compat==$(COMMON_COMPAT_VERSION)"
 	touch $@
 
 .PHONY: bench
@@ -52,6 +59,11 @@ pytest: install
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# The same pytest run (not lint or mypy) on the Airflow 2.11 line, in $(AIRFLOW2_VENV).
+.PHONY: test-airflow2
+test-airflow2:
+	$(MAKE) pytest VENV=$(AIRFLOW2_VENV) AIRFLOW_VERSION=$(AIRFLOW2_VERSION)
 
 demo: install
 	@mkdir -p $(AIRFLOW_HOME)
