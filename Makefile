@@ -48,6 +48,19 @@ $(VENV)/.bench-installed: $(BIN)/python setup.cfg pyproject.toml
 bench: $(VENV)/.bench-installed
 	$(BIN)/python -m benchmarks
 
+# `make dist`: the sdist and the wheel in dist/, built as PyPI would get them (the wheel from the
+# sdist, in an isolated env), then `twine check`. build and twine come from the `dev` extra.
+$(VENV)/.dev-installed: $(BIN)/python setup.cfg pyproject.toml
+	$(BIN)/python -m pip install $(PIP_QUIET) -e ".[dev]" "apache-airflow==$(AIRFLOW_VERSION)" \
+		"apache-airflow-providers-common-compat==$(COMMON_COMPAT_VERSION)"
+	touch $@
+
+.PHONY: dist
+dist: $(VENV)/.dev-installed
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/*
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
