@@ -61,6 +61,30 @@ dist: $(VENV)/.dev-installed
 	$(BIN)/python -m build --outdir dist .
 	$(BIN)/twine check --strict dist/*
 
+# `make e2e`: the Intercom connection form in the Airflow 3.3 UI, driven in headless Chromium
+# (tests/e2e). It needs Debian's chromium and chromium-driver, installed here when missing (as
+# root, as in CI), never a browser downloaded by a test tool.
+.PHONY: e2e e2e-browser
+e2e-browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+		if [ "$$(id -u)" != 0 ]; then \
+			echo "make e2e needs /usr/bin/chromium and /usr/bin/chromedriver: run" \
+				"'sudo apt-get install chromium chromium-driver', or make e2e as root." >&2; \
+			exit 1; \
+		fi; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; \
+	fi
+
+$(VENV)/.e2e-installed: $(VENV)/.installed setup.cfg pyproject.toml
+	$(BIN)/python -m pip install $(PIP_QUIET) -e ".[test,e2e]" "apache-airflow==$(AIRFLOW_VERSION)"
+	touch $@
+
+# Where the test saves its picture of the filled form; `make e2e E2E_SCREENSHOT=docs/img/connection-form.png`
+# refreshes the README's.
+E2E_SCREENSHOT ?= build/e2e/connection-form.png
+e2e: e2e-browser $(VENV)/.e2e-installed
+	E2E_SCREENSHOT=$(abspath $(E2E_SCREENSHOT)) $(BIN)/pytest tests/e2e -m e2e $(PYTEST_ARGS)
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
