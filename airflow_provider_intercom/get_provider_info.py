@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
-# Keep in step with airflow_provider_intercom.hooks.intercom (regions, default version) and with
-# the hook's get_connection_form_widgets(), which Airflow 2.11 reads instead of conn-fields.
+# Keep in step with airflow_provider_intercom.hooks.intercom (regions, default version).
 _REGIONS = ["us", "eu", "au"]
 _DEFAULT_API_VERSION = "2.11"
+
+# The connection form, declared once. Airflow 3 reads it from the provider info below; Airflow 2.11
+# reads the hook's get_connection_form_widgets() and get_ui_field_behaviour(), built from these.
+UI_FIELD_BEHAVIOUR: dict[str, Any] = {
+    "hidden-fields": ["login", "schema", "port"],
+    "relabeling": {"password": "Access token", "host": "Base URL (optional)"},
+    "placeholders": {
+        "host": "leave empty to use the region's URL, e.g. https://api.eu.intercom.io",
+        "password": "Intercom access token",
+    },
+}
+CONN_FIELDS: dict[str, Any] = {
+    "region": {
+        "label": "Region",
+        "description": "Where the workspace is hosted: us, eu or au.",
+        "schema": {"type": ["string", "null"], "enum": _REGIONS, "default": "us"},
+    },
+    "api_version": {
+        "label": "API version",
+        "description": "Sent as the Intercom-Version header: 2.0 to 2.16, or Preview.",
+        "schema": {"type": ["string", "null"], "default": _DEFAULT_API_VERSION},
+    },
+}
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -47,26 +70,9 @@ def get_provider_info() -> dict[str, Any]:
                 "connection-type": "intercom",
                 "hook-class-name": "airflow_provider_intercom.hooks.intercom.IntercomHook",
                 "hook-name": "Intercom",
-                "ui-field-behaviour": {
-                    "hidden-fields": ["login", "schema", "port"],
-                    "relabeling": {"password": "Access token", "host": "Base URL (optional)"},
-                    "placeholders": {
-                        "host": "leave empty to use the region's URL, e.g. https://api.eu.intercom.io",
-                        "password": "Intercom access token",
-                    },
-                },
-                "conn-fields": {
-                    "region": {
-                        "label": "Region",
-                        "description": "Where the workspace is hosted: us, eu or au.",
-                        "schema": {"type": ["string", "null"], "enum": _REGIONS, "default": "us"},
-                    },
-                    "api_version": {
-                        "label": "API version",
-                        "description": "Sent as the Intercom-Version header: 2.0 to 2.16, or Preview.",
-                        "schema": {"type": ["string", "null"], "default": _DEFAULT_API_VERSION},
-                    },
-                },
+                # Copies: whoever reads the provider info must not change the hook's form.
+                "ui-field-behaviour": copy.deepcopy(UI_FIELD_BEHAVIOUR),
+                "conn-fields": copy.deepcopy(CONN_FIELDS),
             }
         ],
     }

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import random
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -26,6 +27,7 @@ from airflow_provider_intercom.exceptions import (
     IntercomTransportError,
     error_class_for,
 )
+from airflow_provider_intercom.get_provider_info import CONN_FIELDS, UI_FIELD_BEHAVIOUR
 from airflow_provider_intercom.hooks.pacing import RateLimitPacer
 
 REGION_BASE_URLS: dict[str, str] = {
@@ -125,6 +127,34 @@ def _path_segment(value: Any, name: str) -> str:
     return quote(_plain_id(value, name), safe="")
 
 
+def _choice_widget(choices: Sequence[str]) -> Callable[..., Any]:
+    """
+    Return a wtforms widget that draws a text field as a drop-down of ``choices``.
+
+    Airflow 2.11 drops a hook whose form has a ``SelectField``: it takes only string, password,
+    integer and boolean fields. A value outside ``choices`` (a connection written by hand) is kept
+    as one more option, so saving the form never changes it silently.
+
+    :param choices: the values offered, each shown as its own label.
+    """
+    from markupsafe import Markup, escape
+    from wtforms.widgets import html_params
+
+    def render(field: Any, **kwargs: Any) -> Markup:
+        kwargs.setdefault("id", field.id)
+        current = str(field.data or "").strip()
+        known = current.lower() in choices
+        options = [*choices] if known or not current else [*choices, current]
+        selected = current.lower() if known else current
+        rendered = "".join(
+            f"<option {html_params(value=value, selected=value == selected)}>{escape(value)}</option>"
+            for value in options
+        )
+        return Markup(f"<select {html_params(name=field.name, **kwargs)}>{rendered}</select>")
+
+    return render
+
+
 class IntercomHook(BaseHook):
     """
     Talk to Intercom's REST API for one Airflow connection.
@@ -157,6 +187,31 @@ class IntercomHook(BaseHook):
     default_conn_name = "intercom_default"
     conn_type = "intercom"
     hook_name = "Intercom"
+
+    # Airflow 3 builds the connection form from the provider info's conn-fields and
+    # ui-field-behaviour and does not call these two; Airflow 2.11's UI reads only these.
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Return the connection form's extra fields (region, api_version) for Airflow 2.11's UI."""
+        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+        from flask_babel import lazy_gettext
+        from wtforms import StringField
+
+        widgets = {}
+        for name, spec in CONN_FIELDS.items():
+            schema = spec["schema"]
+            widgets[name] = StringField(
+                lazy_gettext(spec["label"]),
+                description=spec["description"],
+                default=schema.get("default"),
+                widget=_choice_widget(schema["enum"]) if "enum" in schema else BS3TextFieldWidget(),
+            )
+        return widgets
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Return which standard fields the connection form hides, relabels and fills with hints."""
+        return {key.replace("-", "_"): copy.deepcopy(value) for key, value in UI_FIELD_BEHAVIOUR.items()}
 
     def __init__(
         self,
