@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from playwright.sync_api import BrowserContext, Page
+    from playwright.sync_api import BrowserContext, Page, ViewportSize
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Chromium's background services try to reach Google, which this machine's closed network refuses.
@@ -40,7 +40,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-VIEWPORT = {"width": 1280, "height": 1000}
+VIEWPORT: ViewportSize = {"width": 1280, "height": 1000}
 UI_TIMEOUT_MS = 30_000
 SERVER_START_TIMEOUT_S = 120.0
 USERNAME = "admin"
@@ -193,7 +193,7 @@ def browser(tmp_path: Path) -> Iterator[BrowserContext]:
             executable_path=str(CHROMIUM),
             headless=True,
             args=CHROMIUM_ARGS,
-            viewport=VIEWPORT,  # type: ignore[arg-type]
+            viewport=VIEWPORT,
             locale="en-US",
         )
         context.set_default_timeout(UI_TIMEOUT_MS)

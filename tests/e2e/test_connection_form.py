@@ -22,11 +22,10 @@ from tests.conftest import WRONG_TOKENS
 from tests.e2e.api_server import needs_backport
 from tests.e2e.conftest import AirflowServer, log_in
 
-if TYPE_CHECKING:
-    from playwright.sync_api import BrowserContext, Locator, Page
-
 # Playwright is imported inside the functions: `make test` collects (and deselects) this module in a venv
 # without the e2e extra.
+if TYPE_CHECKING:
+    from playwright.sync_api import BrowserContext, Locator, Page
 
 pytestmark = [
     pytest.mark.e2e,
@@ -77,7 +76,7 @@ def _choose(page: Page, combobox: Locator, option: str) -> None:
 
 
 def _toast(page: Page, title: str) -> Locator:
-    """The notification with this title (several may be on screen; the newest comes first)."""
+    """The notification with this title (earlier ones may still be on screen)."""
     return (
         page.get_by_role("region", name=re.compile("^Notifications"))
         .get_by_role("status")
