@@ -65,6 +65,8 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {"integration-name": "Intercom", "python-modules": ["airflow_provider_intercom.triggers.tags"]}
         ],
+        # Airflow 2.11's webserver rebuilds a task's links only from classes registered here.
+        "extra-links": ["airflow_provider_intercom.links.tags.IntercomTagLink"],
         "connection-types": [
             {
                 "connection-type": "intercom",

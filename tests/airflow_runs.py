@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 
-def xcoms(run_id: str) -> dict[tuple[str, int], Any]:
+def xcoms(run_id: str, key: str = "return_value") -> dict[tuple[str, int], Any]:
     """
-    Return every ``return_value`` XCom of a run, keyed by ``(task_id, map_index)``.
+    Return every XCom of a run under one key, keyed by ``(task_id, map_index)``.
 
     :param run_id: the DAG run's id.
+    :param key: the XCom key; ``return_value`` holds what each task returned.
     """
     from airflow.utils.session import create_session
 
@@ -19,10 +20,10 @@ def xcoms(run_id: str) -> dict[tuple[str, int], Any]:
         from airflow.models.xcom import XCom
 
         with create_session() as session:
-            rows = session.query(XCom).filter(XCom.run_id == run_id, XCom.key == "return_value")
+            rows = session.query(XCom).filter(XCom.run_id == run_id, XCom.key == key)
             return {(row.task_id, row.map_index): row.value for row in rows}
     with create_session() as session:
-        rows = session.query(XComModel).filter(XComModel.run_id == run_id, XComModel.key == "return_value")
+        rows = session.query(XComModel).filter(XComModel.run_id == run_id, XComModel.key == key)
         return {(row.task_id, row.map_index): XComModel.deserialize_value(row) for row in rows}
 
 

@@ -35,6 +35,12 @@ REGION_BASE_URLS: dict[str, str] = {
     "eu": "https://api.eu.intercom.io",
     "au": "https://api.au.intercom.io",
 }
+# The web app people use, per region; only links point there, the hook never calls it.
+REGION_APP_URLS: dict[str, str] = {
+    "us": "https://app.intercom.com",
+    "eu": "https://app.eu.intercom.com",
+    "au": "https://app.au.intercom.com",
+}
 DEFAULT_REGION = "us"
 # Intercom's specs give no limit; a name this long is almost surely a template that rendered a list.
 MAX_TAG_NAME_LENGTH = 255
@@ -586,6 +592,22 @@ class IntercomHook(BaseHook):
     def get_me(self) -> dict[str, Any]:
         """Return the admin the token belongs to, with its workspace (``GET /me``)."""
         return self._request("GET", "/me")
+
+    def app_url(self) -> str:
+        """
+        Return the workspace's home in the Intercom web app, e.g. ``https://app.eu.intercom.com/a/apps/x1y2``.
+
+        The host follows the region (a connection ``host`` overrides only the API's URL); the app
+        id is the workspace's ``app.id_code``, read with one ``GET /me``.
+
+        :raises IntercomInvalidResponseError: when ``GET /me`` names no app id.
+        """
+        app_id = (self.get_me().get("app") or {}).get("id_code")
+        if not isinstance(app_id, str) or not app_id.strip():
+            raise IntercomInvalidResponseError(
+                200, None, f"no app.id_code in the answer ({app_id!r})", method="GET", path="/me"
+            )
+        return f"{REGION_APP_URLS[self.settings.region]}/a/apps/{quote(app_id.strip(), safe='')}"
 
     def get_contact(self, contact_id: str) -> dict[str, Any]:
         """

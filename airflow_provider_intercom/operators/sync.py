@@ -106,7 +106,8 @@ def _conclude(
     refusal: str | None,
     max_failed_ratio: float,
 ) -> dict[str, Any]:
-    """Refuse a guarded plan, return a dry run's plan, or check the outcome against ``max_failed_ratio``."""
+    """Record the tag link; refuse a guarded plan, return a dry run's plan, or check ``max_failed_ratio``."""
+    operator._record_tag_link(context, report["tag"])
     plan = report["plan"]
     if refusal:
         context["ti"].xcom_push(key="return_value", value=report)  # the plan survives the refusal

@@ -30,6 +30,7 @@ from airflow_provider_intercom.exceptions import (
     IntercomTagNotFoundError,
 )
 from airflow_provider_intercom.hooks.intercom import IntercomHook
+from airflow_provider_intercom.links.tags import TAG_LINK_XCOM_KEY, IntercomTagLink, tag_contacts_url
 from airflow_provider_intercom.operators._bulk import send_companies, tag_contacts
 from airflow_provider_intercom.operators._plan import (
     DEFAULT_MAX_ITEMS,
@@ -125,10 +126,30 @@ class _IntercomOperator(BaseOperator):
         self.log.info("Created the tag %r (id %s)", tag["name"], tag["id"])
         return tag
 
+    def _record_tag_link(self, context: Context, tag: dict[str, Any]) -> None:
+        """
+        Push the URL of the tag's contacts in the web app to XCom, for the "Intercom tag" link.
+
+        It costs one ``GET /me``. The link is a convenience: when it cannot be built, a warning is
+        logged and the task goes on, its outcome and report unchanged.
+
+        :param context: the task's context.
+        :param tag: the task's tag; no link when its id is None (a dry run of a missing tag).
+        """
+        if not tag.get("id"):
+            return
+        try:
+            url = tag_contacts_url(self.hook.app_url(), str(tag["id"]))
+        except Exception as error:  # any failure here must leave the task as it is
+            self.log.warning("No %r link for this task: %s", IntercomTagLink.name, error)
+            return
+        context["ti"].xcom_push(key=TAG_LINK_XCOM_KEY, value=url)
+
     def _finish(
         self, context: Context, report: dict[str, Any], max_failed_ratio: float, noun: str
     ) -> dict[str, Any]:
-        """Log the outcome and fail the task, after pushing the report, when too many items were missed."""
+        """Record the tag link and log the outcome; on too many misses, push the report and fail."""
+        self._record_tag_link(context, report["tag"])
         missed = len(report["not_found"]) + len(report["failed"])
         self.log.info(
             "%s%d %s requested: %d succeeded, %d not found, %d failed",
@@ -169,6 +190,7 @@ class _TagTaskOperator(_IntercomOperator):
     :param ids_file_field: which id list ``ids_file`` adds to; defaults to the operator's first.
     """
 
+    operator_extra_links = (IntercomTagLink(),)
     id_fields: tuple[str, ...] = ()  # the id list arguments; ids_file feeds the first by default
 
     def __init__(
@@ -777,6 +799,7 @@ class CreateTagOperator(_IntercomOperator):
     """
 
     template_fields: Sequence[str] = ("tag_name", *_CONNECTION_FIELDS)
+    operator_extra_links = (IntercomTagLink(),)
 
     def __init__(self, *, tag_name: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -792,6 +815,7 @@ class CreateTagOperator(_IntercomOperator):
         self._check_connection()
         tag = self.hook.create_or_update_tag(self.tag_name)
         self.log.info("Tag %r has id %s", tag.get("name"), tag.get("id"))
+        self._record_tag_link(context, tag)
         return tag_summary(tag)
 
 
