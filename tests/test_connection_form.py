@@ -14,14 +14,17 @@ import os
 import re
 import subprocess
 import sys
+from importlib.metadata import version
 from typing import Any
 
 import pytest
+from packaging.version import Version
 
 from airflow_provider_intercom.get_provider_info import get_provider_info
 from airflow_provider_intercom.hooks.intercom import IntercomHook
 
 NO_WTFORMS = importlib.util.find_spec("wtforms") is None
+AIRFLOW_3 = Version(version("apache-airflow")) >= Version("3")
 
 
 def declared() -> dict[str, Any]:
@@ -142,3 +145,63 @@ print(json.dumps({
         if warning.startswith("AirflowProviderDeprecationWarning") or "intercom" in warning.lower()
     ]
     assert ours == []
+
+
+# Drives Airflow 2.11's own Flask connection pages: add an Intercom connection through the form, read
+# back what was stored, and open it again for editing.
+FAB_ROUND_TRIP = """
+import json, re
+from airflow.utils import db
+
+db.initdb()
+from airflow.models import Connection
+from airflow.utils.session import create_session
+from airflow.www.app import create_app
+
+app = create_app(testing=True)
+app.config["WTF_CSRF_ENABLED"] = False
+security = app.appbuilder.sm
+security.add_user("admin", "a", "b", "admin@example.com", security.find_role("Admin"), "admin")
+client = app.test_client()
+client.post("/login/", data={"username": "admin", "password": "admin"})
+
+def region_select(page):
+    return re.search(r'<select[^>]*name="extra__intercom__region".*?</select>', page, re.S).group(0)
+
+added = client.get("/connection/add").get_data(as_text=True)
+client.post("/connection/add", data={
+    "conn_id": "intercom_form", "conn_type": "intercom", "password": "form-token",
+    "extra__intercom__region": "eu", "extra__intercom__api_version": "2.16",
+})
+with create_session() as session:
+    connection = session.query(Connection).filter_by(conn_id="intercom_form").one()
+    stored, connection_id = connection.extra_dejson, connection.id
+edited = client.get(f"/connection/edit/{connection_id}").get_data(as_text=True)
+print(json.dumps({
+    "add_region": region_select(added),
+    "add_api_version": re.search(r'<input[^>]*name="extra__intercom__api_version"[^>]*>', added).group(0),
+    "stored": stored,
+    "edit_region": region_select(edited),
+}))
+"""
+
+
+@pytest.mark.skipif(AIRFLOW_3, reason="Airflow 3 has no Flask connection form: its UI reads conn-fields")
+def test_airflow_2_connection_form_stores_and_shows_the_fields(tmp_path):
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path), "AIRFLOW__METRICS__TIMER_UNIT_CONSISTENCY": "True"}
+    result = subprocess.run(
+        [sys.executable, "-c", FAB_ROUND_TRIP],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    seen = json.loads(result.stdout.splitlines()[-1])
+    region = declared()["conn-fields"]["region"]["schema"]
+    assert options(seen["add_region"]) == (region["enum"], [region["default"]])
+    assert 'value="2.11"' in seen["add_api_version"]
+    # Stored under the plain names the hook reads, not the form's extra__intercom__ prefix.
+    assert seen["stored"] == {"region": "eu", "api_version": "2.16"}
+    assert options(seen["edit_region"]) == (region["enum"], ["eu"])

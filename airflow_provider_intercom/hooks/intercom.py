@@ -148,6 +148,7 @@ def _choice_widget(choices: Sequence[str]) -> Callable[..., Any]:
 
     def render(field: Any, **kwargs: Any) -> Markup:
         kwargs.setdefault("id", field.id)
+        kwargs.setdefault("class", kwargs.pop("class_", "form-control"))  # styled like the text fields
         current = str(field.data or "").strip()
         known = current.lower() in choices
         options = [*choices] if known or not current else [*choices, current]
