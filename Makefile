@@ -1,4 +1,6 @@
 # Two commands for a newcomer: `make test` and `make demo`. Both create the virtualenv and install first.
+# CI (.ci/run) also runs `make test-airflow2` (Airflow 2.11), `make e2e` (the connection form in Chromium)
+# and `make dist` (sdist + wheel).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -76,7 +78,8 @@ e2e-browser:
 	fi
 
 $(VENV)/.e2e-installed: $(VENV)/.installed setup.cfg pyproject.toml
-	$(BIN)/python -m pip install $(PIP_QUIET) -e ".[test,e2e]" "apache-airflow==$(AIRFLOW_VERSION)"
+	$(BIN)/python -m pip install $(PIP_QUIET) -e ".[test,e2e]" "apache-airflow==$(AIRFLOW_VERSION)" \
+		"apache-airflow-providers-common-compat==$(COMMON_COMPAT_VERSION)"
 	touch $@
 
 # Where the test saves its picture of the filled form; `make e2e E2E_SCREENSHOT=docs/img/connection-form.png`
@@ -112,4 +115,4 @@ sandbox: install
 		--token $(DEMO_TOKEN) --verbose
 
 clean:
-	rm -rf $(VENV) airflow_home build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(AIRFLOW2_VENV) airflow_home build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
