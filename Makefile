@@ -32,19 +32,22 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install $(PIP_QUIET) --upgrade pip
 
+# Every venv: the provider (editable) with the test tools, on pinned Airflow and common-compat.
+AIRFLOW_PINS = "apache-airflow==$(AIRFLOW_VERSION)" "apache-airflow-providers-common-compat==$(COMMON_COMPAT_VERSION)"
+
 $(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml
-	$(BIN)/python -m pip install $(PIP_QUIET) -e ".[test]" "apache-airflow==$(AIRFLOW_VERSION)" \
-		"apache-airflow-providers-common-compat==$(COMMON_COMPAT_VERSION)"
+	$(BIN)/python -m pip install $(PIP_QUIET) -e ".[test]" $(AIRFLOW_PINS)
+	touch $@
+
+# The same plus one more extra, one stamp each: .bench-installed, .dev-installed, .e2e-installed.
+$(VENV)/.%-installed: $(BIN)/python setup.cfg pyproject.toml
+	$(BIN)/python -m pip install $(PIP_QUIET) -e ".[test,$*]" $(AIRFLOW_PINS)
 	touch $@
 
 install: $(VENV)/.installed
 
 # `make bench`: the same venv plus the `bench` extra (python-intercom 5.0.1 and the http provider);
 # starts its own loopback sandboxes and prints one markdown table. BENCH_QUICK=1 shrinks the sizes.
-$(VENV)/.bench-installed: $(BIN)/python setup.cfg pyproject.toml
-	$(BIN)/python -m pip install $(PIP_QUIET) -e ".[test,bench]" "apache-airflow==$(AIRFLOW_VERSION)" \
-		"apache-airflow-providers-common-compat==$(COMMON_COMPAT_VERSION)"
-	touch $@
 
 .PHONY: bench
 bench: $(VENV)/.bench-installed
@@ -52,10 +55,6 @@ bench: $(VENV)/.bench-installed
 
 # `make dist`: the sdist and the wheel in dist/, built as PyPI would get them (the wheel from the
 # sdist, in an isolated env), then `twine check`. build and twine come from the `dev` extra.
-$(VENV)/.dev-installed: $(BIN)/python setup.cfg pyproject.toml
-	$(BIN)/python -m pip install $(PIP_QUIET) -e ".[dev]" "apache-airflow==$(AIRFLOW_VERSION)" \
-		"apache-airflow-providers-common-compat==$(COMMON_COMPAT_VERSION)"
-	touch $@
 
 .PHONY: dist
 dist: $(VENV)/.dev-installed
@@ -76,11 +75,6 @@ e2e-browser:
 		fi; \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; \
 	fi
-
-$(VENV)/.e2e-installed: $(VENV)/.installed setup.cfg pyproject.toml
-	$(BIN)/python -m pip install $(PIP_QUIET) -e ".[test,e2e]" "apache-airflow==$(AIRFLOW_VERSION)" \
-		"apache-airflow-providers-common-compat==$(COMMON_COMPAT_VERSION)"
-	touch $@
 
 # Where the test saves its picture of the filled form; `make e2e E2E_SCREENSHOT=docs/img/connection-form.png`
 # refreshes the README's.
