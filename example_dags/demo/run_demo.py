@@ -57,6 +57,9 @@ def main() -> int:
         print(f"Running {dag_id} ... (log: {logs / dag_id}.log)")
         airflow("dags", "test", dag_id, log=logs / f"{dag_id}.log")
 
+    # The hook's progress lines belong in task logs; here they would interleave with the summary.
+    # Airflow reads its log level when first imported, which is here: the DAG runs were subprocesses.
+    os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
     from airflow_provider_intercom.hooks.intercom import IntercomHook
 
     hook = IntercomHook()
