@@ -317,11 +317,7 @@ class SyncCompanyTagOperator(_SyncArguments, _CompaniesOperator):
         dry_run, max_failed_ratio = self._validated_options()
         guard = self._guard()
         batch_size = validate_batch_size(self.batch_size)
-        inputs = self._id_inputs()
-        desired: dict[str, str] = {}  # value -> "id" (Intercom's) or "company_id" (yours)
-        for key, field in (("id", "company_ids"), ("company_id", "company_external_ids")):
-            for value in inputs[field]:
-                desired.setdefault(value, key)
+        desired = self._keyed_companies()
         check_max_items(len(desired), self.max_items, "company_ids and company_external_ids")
         self._check_connection()
 

@@ -491,6 +491,15 @@ class _CompaniesOperator(_TagTaskOperator):
         self.company_external_ids = company_external_ids
         self.batch_size = batch_size
 
+    def _keyed_companies(self) -> dict[str, str]:
+        """Map each input company, in order, to its key: ``id`` (Intercom's) or ``company_id`` (yours)."""
+        keyed: dict[str, str] = {}
+        inputs = self._id_inputs()
+        for key, field in (("id", "company_ids"), ("company_id", "company_external_ids")):
+            for item in inputs[field]:
+                keyed.setdefault(item, key)
+        return keyed
+
     def execute(self, context: Context) -> dict[str, Any]:
         """
         Tag or untag the companies and return the report (XCom).
@@ -498,11 +507,7 @@ class _CompaniesOperator(_TagTaskOperator):
         :param context: The task context.
         """
         dry_run, max_failed_ratio = self._validated_options()
-        keyed: dict[str, str] = {}  # item -> "id" (Intercom's) or "company_id" (yours)
-        inputs = self._id_inputs()
-        for key, field in (("id", "company_ids"), ("company_id", "company_external_ids")):
-            for item in inputs[field]:
-                keyed.setdefault(item, key)
+        keyed = self._keyed_companies()
         if not keyed:
             raise IntercomConfigurationError(
                 "Nothing to do: company_ids and company_external_ids are both empty"
