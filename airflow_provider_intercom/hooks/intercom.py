@@ -41,10 +41,11 @@ REGION_APP_URLS: dict[str, str] = {
     "eu": "https://app.eu.intercom.com",
     "au": "https://app.au.intercom.com",
 }
-DEFAULT_REGION = "us"
+# The connection form declares the defaults; the hook applies them to connections that omit a value.
+DEFAULT_REGION: str = CONN_FIELDS["region"]["schema"]["default"]
 # Intercom's specs give no limit; a name this long is almost surely a template that rendered a list.
 MAX_TAG_NAME_LENGTH = 255
-DEFAULT_API_VERSION = "2.11"
+DEFAULT_API_VERSION: str = CONN_FIELDS["api_version"]["schema"]["default"]
 # Every 2.x version Intercom has published, and Preview (called Unstable until April 2026).
 SUPPORTED_API_VERSIONS: tuple[str, ...] = (*(f"2.{minor}" for minor in range(17)), "Preview")
 
