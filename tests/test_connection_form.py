@@ -128,9 +128,8 @@ print(json.dumps({
     "warnings": [f"{w.category.__name__}: {w.message}" for w in caught],
 }))
 """
-    env = {**os.environ, "AIRFLOW__METRICS__TIMER_UNIT_CONSISTENCY": "True"}
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=180, check=False
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=180, check=False
     )
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout.splitlines()[-1])
@@ -188,7 +187,7 @@ print(json.dumps({
 
 @pytest.mark.skipif(AIRFLOW_3, reason="Airflow 3 has no Flask connection form: its UI reads conn-fields")
 def test_airflow_2_connection_form_stores_and_shows_the_fields(tmp_path):
-    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path), "AIRFLOW__METRICS__TIMER_UNIT_CONSISTENCY": "True"}
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path)}
     result = subprocess.run(
         [sys.executable, "-c", FAB_ROUND_TRIP],
         capture_output=True,
