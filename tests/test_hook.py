@@ -24,6 +24,7 @@ from airflow_provider_intercom.hooks.intercom import (
     SUPPORTED_API_VERSIONS,
     IntercomHook,
 )
+from tests.airflow_runs import airflow_log
 
 FAST_RETRIES = {"backoff_base": 0.01, "backoff_max": 0.05}
 
@@ -352,9 +353,7 @@ def test_token_never_appears_in_logs_or_errors(intercom_sandbox, monkeypatch, ca
     with pytest.raises(IntercomUnauthorizedError) as caught:
         bad.list_tags()
     messages += [str(caught.value), bad.test_connection()[1], repr(bad.settings), repr(hook.settings)]
-    # Airflow 3 sends hook logs through structlog to the process output; Airflow 2 through logging.
-    output = capfd.readouterr()
-    text = caplog.text + output.out + output.err + "\n".join(messages)
+    text = airflow_log(capfd, caplog) + "\n".join(messages)
     assert "retry 1 of 6" in text, "expected the retries to be logged"
     for token in (intercom_sandbox.token, "another-secret-token"):
         assert token not in text

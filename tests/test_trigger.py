@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from airflow_provider_intercom.triggers.tags import IntercomTagTrigger
+from tests.airflow_runs import airflow_log
 
 NO_RETRIES = {"max_retries": 0}
 
@@ -149,9 +150,7 @@ def test_transient_errors_are_logged_and_polling_goes_on(intercom_sandbox, capfd
     events = run(trigger(tag_name="churn-risk"))
     assert events == [{"status": "success", "tag": {"type": "tag", "id": tag.id, "name": "churn-risk"}}]
     assert statuses(intercom_sandbox) == [500, 503, 200, 200]  # the hook does not retry: the trigger does
-    output = capfd.readouterr()  # Airflow 3 logs through structlog to the process output; Airflow 2, logging
-    log = output.out + output.err + caplog.text
-    assert log.count("Intercom did not answer for tag 'churn-risk'") == 3
+    assert airflow_log(capfd, caplog).count("Intercom did not answer for tag 'churn-risk'") == 3
 
 
 def test_the_event_loop_keeps_running_while_the_hook_waits(intercom_sandbox):
