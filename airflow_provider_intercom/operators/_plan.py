@@ -93,10 +93,30 @@ def _ids_in(value: Any, field: str, id_key: str | None) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
+        refuse_rendered_none(value, field)
         value = _parse_list_string(value, field)
     if isinstance(value, dict) or not isinstance(value, Iterable):
         raise IntercomConfigurationError(f"{field}={reprlib.repr(value)} must be a list of ids")
     return [_id_of(item, f"{field}[{index}]", id_key) for index, item in enumerate(value)]
+
+
+def refuse_rendered_none(text: str, field: str) -> None:
+    """
+    Refuse a template that rendered nothing as the text ``None`` (or ``null``), before it is read as an id.
+
+    A template such as ``"{{ ti.xcom_pull('export') }}"`` renders ``None`` when the upstream task
+    pushed nothing; read as text it would be one id named "None", and a sync would then plan to
+    untag every member.
+
+    :param text: the rendered argument.
+    :param field: its name, quoted in the error.
+    """
+    if text.strip() in ("None", "null"):
+        raise IntercomConfigurationError(
+            f"{field}={text.strip()!r} is what a template renders for a missing value: most likely an "
+            "upstream XCom that was never pushed (a task that returned nothing, or a wrong task_ids or "
+            "key in xcom_pull). Pass the XComArg itself (task.output) or fix the template"
+        )
 
 
 def _parse_list_string(text: str, field: str) -> Any:
@@ -179,6 +199,7 @@ def read_ids_file(path: str | os.PathLike[str], *, id_key: str | None = None) ->
     if id_key is not None and (not isinstance(id_key, str) or not id_key.strip()):
         raise IntercomConfigurationError(f"id_key={id_key!r} must be a non-empty column name")
     name = str(path).strip()
+    refuse_rendered_none(name, "ids_file")
     suffix = Path(name).suffix.lower()
     try:
         handle = open(Path(name).expanduser(), encoding="utf-8-sig", newline="")

@@ -3,8 +3,10 @@ Desired-state tag sync: after the task, exactly the given contacts (or companies
 
 The operator reads who carries the tag now, computes what to add and what to remove, and applies
 only that difference. A guard refuses, before any write, a sync that would remove more than
-``max_removals`` members or more than ``max_removal_ratio`` of them, or that was given an empty
-desired set: an export that came back empty by mistake must never strip a tag from everyone.
+``max_removals`` members or more than ``max_removal_ratio`` of them, whose desired set resolves to
+no contact (or company) at all, or more of whose desired items resolve to nothing than
+``max_failed_ratio`` allows: an export that came back empty, or with the wrong column, must never
+strip a tag from everyone. The guards count what the items resolved to, never the raw input.
 
 The report (XCom, plain JSON)::
 
@@ -39,19 +41,54 @@ if TYPE_CHECKING:
 
 
 class _SyncGuard:
-    """The removal guard's settings, validated, and its verdict on a plan."""
+    """
+    The guards' settings, validated, and their verdict on a plan.
 
-    def __init__(self, max_removals: Any, max_removal_ratio: Any, allow_empty: Any) -> None:
+    Every guard judges what the sync will really do: the desired set after resolving (contacts or
+    companies that exist), and the removals against the current members. Raw inputs decide
+    nothing: one email that matches no contact is an empty desired set, not a set of one.
+    """
+
+    def __init__(
+        self, max_removals: Any, max_removal_ratio: Any, allow_empty: Any, max_failed_ratio: float
+    ) -> None:
         self.max_removals = validate_int_range(max_removals, "max_removals", 0, 10**9)
         self.max_removal_ratio = validate_ratio(max_removal_ratio, "max_removal_ratio")
         self.allow_empty = validate_flag(allow_empty, "allow_empty")
+        self.max_failed_ratio = max_failed_ratio
 
-    def refusal(self, desired: int, current: int, removals: int) -> str | None:
-        """Return why the plan is refused, with the numbers and how to allow it; None if it may go."""
-        if desired == 0 and not self.allow_empty:
+    def may_trip(self, items: int, resolved: int, unresolved: int, current: int) -> bool:
+        """
+        Tell whether the worst case (every unverified item unknown) would trip a guard.
+
+        :param items: the desired items, after dedupe.
+        :param resolved: the desired contacts or companies known to exist.
+        :param unresolved: the items that resolved to nothing or are not verified yet.
+        :param current: the tag's current members.
+        """
+        return self._empty(resolved, current) or self._unreadable(items, unresolved)
+
+    def refusal(self, items: int, resolved: int, unresolved: int, current: int, removals: int) -> str | None:
+        """
+        Return why the plan is refused, with the numbers and how to allow it; None if it may go.
+
+        :param items: the desired items, after dedupe.
+        :param resolved: the desired contacts or companies that exist.
+        :param unresolved: the items that resolved to no contact or company.
+        :param current: the tag's current members.
+        :param removals: the members the sync would untag.
+        """
+        if self._empty(resolved, current):
+            given = f" ({items} given, none of which resolved)" if items else ""
             return (
-                f"the desired set is empty, so the sync would remove the tag from all {current} members; "
-                "if that is really meant, set allow_empty=True"
+                f"the desired set is empty{given}, so the sync would remove the tag from all {current} "
+                "members; if that is really meant, set allow_empty=True"
+            )
+        if self._unreadable(items, unresolved):
+            return (
+                f"{unresolved} of {items} desired items ({unresolved / items:.0%}) resolve to nothing, more "
+                f"than max_failed_ratio={self.max_failed_ratio}: the export may hold the wrong column or "
+                f"stale values; raise max_failed_ratio to at least {unresolved / items:.2f} if that is meant"
             )
         if removals > self.max_removals:
             return (
@@ -65,6 +102,12 @@ class _SyncGuard:
                 f"raise max_removal_ratio to at least {removals / current:.2f} if that is meant"
             )
         return None
+
+    def _empty(self, resolved: int, current: int) -> bool:
+        return resolved == 0 and current > 0 and not self.allow_empty
+
+    def _unreadable(self, items: int, unresolved: int) -> bool:
+        return bool(items) and unresolved > self.max_failed_ratio * items
 
 
 class _SyncArguments(_TagTaskOperator):
@@ -88,8 +131,8 @@ class _SyncArguments(_TagTaskOperator):
         self.max_removal_ratio = max_removal_ratio
         self.allow_empty = allow_empty
 
-    def _guard(self) -> _SyncGuard:
-        return _SyncGuard(self.max_removals, self.max_removal_ratio, self.allow_empty)
+    def _guard(self, max_failed_ratio: float) -> _SyncGuard:
+        return _SyncGuard(self.max_removals, self.max_removal_ratio, self.allow_empty, max_failed_ratio)
 
     def _existing_tag(self) -> dict[str, Any]:
         """Look the tag up without creating it; its id is None while it does not exist."""
@@ -97,6 +140,11 @@ class _SyncArguments(_TagTaskOperator):
             return self.hook.find_tag(self.tag_id)
         name = str(self.tag_name)
         return self.hook.find_tag_by_name(name) or {"type": "tag", "id": None, "name": name}
+
+
+def _unresolved(outcome: tuple[str, Any] | None) -> bool:
+    """Tell whether a look-up found nothing (or failed); None means it was not looked up."""
+    return outcome is not None and outcome[0] != "succeeded"
 
 
 def _conclude(
@@ -181,7 +229,7 @@ class SyncContactTagOperator(_SyncArguments, _ContactsOperator):
         :param context: The task context.
         """
         dry_run, max_failed_ratio = self._validated_options()
-        guard = self._guard()
+        guard = self._guard(max_failed_ratio)
         batch_size = validate_batch_size(self.batch_size)
         max_workers = validate_workers(self.max_workers)
         inputs = self._id_inputs()
@@ -193,10 +241,12 @@ class SyncContactTagOperator(_SyncArguments, _ContactsOperator):
         self._check_connection()
 
         targets, extra = self._resolve(inputs) if any(inputs.values()) else ({}, {})
-        desired = list(dict.fromkeys(cid for ids in targets.values() for cid in ids))
         tag = self._existing_tag()
         current = self._current_members(tag)
-        desired_set, current_set = set(desired), set(current)
+        current_set = set(current)
+        self._drop_unknown_ids(targets, inputs["contact_ids"], current_set, guard)
+        desired = list(dict.fromkeys(cid for ids in targets.values() for cid in ids))
+        desired_set = set(desired)
         to_add = [cid for cid in desired if cid not in current_set]
         to_remove = [cid for cid in current if cid not in desired_set]
         self.log.info(
@@ -209,11 +259,12 @@ class SyncContactTagOperator(_SyncArguments, _ContactsOperator):
             len(desired_set & current_set),
         )
 
-        refusal = guard.refusal(len(targets), len(current), len(to_remove))
-        contacts = ItemReport([*to_add, *to_remove])
+        unresolved = sum(1 for ids in targets.values() if not ids)
+        refusal = guard.refusal(len(targets), len(desired), unresolved, len(current), len(to_remove))
+        added, removed = ItemReport(to_add), ItemReport(to_remove)
         if not dry_run and refusal is None:
             if to_add:
-                tag_contacts(self.hook, self.log, tag["name"], to_add, batch_size, contacts)
+                tag_contacts(self.hook, self.log, tag["name"], to_add, batch_size, added)
                 if tag["id"] is None:  # the first addition created it
                     tag = self.hook.find_tag_by_name(tag["name"]) or tag
             if to_remove:
@@ -221,13 +272,38 @@ class SyncContactTagOperator(_SyncArguments, _ContactsOperator):
                     self.log,
                     to_remove,
                     lambda contact_id: self.hook.untag_contact(contact_id, tag["id"]),
-                    contacts,
+                    removed,
                     "untagged",
                     "contacts",
                     max_workers,
                 )
-        report = self._report(tag, targets, current_set, to_add, to_remove, contacts, dry_run, extra)
+        report = self._report(tag, targets, current_set, added, removed, dry_run, extra)
         return _conclude(self, context, report, refusal, max_failed_ratio)
+
+    def _drop_unknown_ids(
+        self, targets: dict[str, list[str]], contact_ids: list[str], current: set[str], guard: _SyncGuard
+    ) -> None:
+        """
+        Check that the given contact ids which carry no tag yet exist, when a guard's verdict hangs on it.
+
+        Members and contacts found by search exist; a bare id may not. When even the worst case (none
+        of them exists) leaves every guard satisfied, nothing is looked up: the bulk call reports the
+        unknown ones. Otherwise one ``id IN`` search per 50 ids tells, and an unknown id then stands
+        for no contact, as an unknown email does.
+        """
+        unverified = [cid for cid in contact_ids if cid not in current]
+        if not unverified:
+            return
+        known = {cid for item, ids in targets.items() for cid in ids if item not in unverified}
+        unresolved = sum(1 for ids in targets.values() if not ids) + len(unverified)
+        if not guard.may_trip(len(targets), len(known), unresolved, len(current)):
+            return
+        unknown = self.hook.unknown_contact_ids(unverified)
+        self.log.info(
+            "Checked %d contact ids that do not carry the tag: %d unknown", len(unverified), len(unknown)
+        )
+        for contact_id in unknown:
+            targets[contact_id] = []
 
     def _current_members(self, tag: dict[str, Any]) -> list[str]:
         if tag["id"] is None:
@@ -242,15 +318,14 @@ class SyncContactTagOperator(_SyncArguments, _ContactsOperator):
         tag: dict[str, Any],
         targets: dict[str, list[str]],
         current: set[str],
-        to_add: list[str],
-        to_remove: list[str],
-        contacts: ItemReport,
+        adds: ItemReport,
+        removes: ItemReport,
         dry_run: bool,
         extra: dict[str, Any],
     ) -> dict[str, Any]:
         added, unchanged, not_found, failed = [], 0, [], []
         for item, contact_ids in targets.items():
-            outcomes = [contacts.outcome(cid) for cid in contact_ids if cid not in current]
+            outcomes = [adds.outcome(cid) for cid in contact_ids if cid not in current]
             failure = next((outcome for outcome in outcomes if outcome and outcome[0] == "failed"), None)
             if not contact_ids or (outcomes and all(o and o[0] == "not_found" for o in outcomes)):
                 not_found.append(item)
@@ -261,8 +336,8 @@ class SyncContactTagOperator(_SyncArguments, _ContactsOperator):
             else:
                 added.append(item)  # in a dry run: would be added
         removed = []
-        for contact_id in to_remove:
-            outcome = contacts.outcome(contact_id)
+        for contact_id in removes.items:
+            outcome = removes.outcome(contact_id)
             if outcome and outcome[0] == "failed":
                 failed.append({"id": contact_id, "error": outcome[1]})
             else:
@@ -277,7 +352,7 @@ class SyncContactTagOperator(_SyncArguments, _ContactsOperator):
             "not_found": not_found,
             "failed": failed,
             "dry_run": dry_run,
-            "plan": {"add": len(to_add), "remove": len(to_remove)},
+            "plan": {"add": len(adds.items), "remove": len(removes.items)},
             **extra,
         }
 
@@ -315,7 +390,7 @@ class SyncCompanyTagOperator(_SyncArguments, _CompaniesOperator):
         :param context: The task context.
         """
         dry_run, max_failed_ratio = self._validated_options()
-        guard = self._guard()
+        guard = self._guard(max_failed_ratio)
         batch_size = validate_batch_size(self.batch_size)
         desired = self._keyed_companies()
         check_max_items(len(desired), self.max_items, "company_ids and company_external_ids")
@@ -339,43 +414,85 @@ class SyncCompanyTagOperator(_SyncArguments, _CompaniesOperator):
             for m in members
             if str(m.get("id")) not in wanted and str(m.get("company_id")) not in wanted
         ]
-        refusal = guard.refusal(len(desired), len(members), len(to_remove))
-        companies = ItemReport([value for value, _ in [*to_add, *to_remove]])
+        checked = self._check_newcomers(desired, to_add, len(members), guard)
+        unresolved = {value for value, _ in to_add if _unresolved(checked.outcome(value))}
+        to_add = [(value, company) for value, company in to_add if value not in unresolved]
+        resolved = len(desired) - len(unresolved)
+        refusal = guard.refusal(len(desired), resolved, len(unresolved), len(members), len(to_remove))
+        added = ItemReport([value for value, _ in to_add])
+        removed = ItemReport([value for value, _ in to_remove])
         if not dry_run and refusal is None:
             if to_add:
-                send_companies(self.hook, self.log, tag["name"], to_add, batch_size, companies, untag=False)
+                send_companies(self.hook, self.log, tag["name"], to_add, batch_size, added, untag=False)
             if to_remove:
-                send_companies(self.hook, self.log, tag["name"], to_remove, batch_size, companies, untag=True)
+                send_companies(self.hook, self.log, tag["name"], to_remove, batch_size, removed, untag=True)
             if tag["id"] is None and to_add:
                 tag = self.hook.find_tag_by_name(tag["name"]) or tag
-        report = self._report(tag, desired, to_add, to_remove, companies, dry_run, len(members))
+        report = self._report(tag, desired, checked, added, removed, dry_run, len(members))
         return _conclude(self, context, report, refusal, max_failed_ratio)
+
+    def _check_newcomers(
+        self,
+        desired: dict[str, str],
+        to_add: list[tuple[str, dict[str, str]]],
+        current: int,
+        guard: _SyncGuard,
+    ) -> ItemReport:
+        """
+        Look up the desired companies that do not carry the tag, when a guard's verdict hangs on it.
+
+        Members exist; a company to add may not. When even the worst case (none of them exists)
+        leaves every guard satisfied, nothing is looked up and the bulk call reports the unknown
+        ones. Otherwise each is fetched (paced, one call each): a company that is not found, or
+        whose look-up failed, is not sent and counts as unresolved for the guards.
+
+        :return: the look-ups' outcomes (empty when none was needed).
+        """
+        newcomers = [value for value, _ in to_add]
+        checked = ItemReport(newcomers)
+        if not newcomers or not guard.may_trip(
+            len(desired), len(desired) - len(newcomers), len(newcomers), current
+        ):
+            return ItemReport([])
+        apply_each(
+            self.log,
+            newcomers,
+            lambda value: self._look_up(value, desired[value]),
+            checked,
+            "checked",
+            "companies",
+        )
+        return checked
 
     @staticmethod
     def _report(
         tag: dict[str, Any],
         desired: dict[str, str],
-        to_add: list[tuple[str, dict[str, str]]],
-        to_remove: list[tuple[str, dict[str, str]]],
-        companies: ItemReport,
+        checked: ItemReport,
+        adds: ItemReport,
+        removes: ItemReport,
         dry_run: bool,
         current: int,
     ) -> dict[str, Any]:
-        adding = {value for value, _ in to_add}
-        added, not_found, failed = [], [], []
+        adding = set(adds.items)
+        added, unchanged, not_found, failed = [], 0, [], []
         for value in desired:
-            outcome = companies.outcome(value) if value in adding else None
-            if value not in adding:
-                continue
-            if outcome and outcome[0] == "not_found":
+            outcome: tuple[str, dict[str, Any] | None] | None
+            if value in adding:
+                outcome = adds.outcome(value) or ("succeeded", None)  # a dry run: would be added
+            else:
+                outcome = checked.outcome(value)  # None for a member: unchanged
+            if outcome is None:
+                unchanged += 1
+            elif outcome[0] == "not_found":
                 not_found.append(value)
-            elif outcome and outcome[0] == "failed":
+            elif outcome[0] == "failed":
                 failed.append({"id": value, "error": outcome[1]})
             else:
-                added.append(value)  # in a dry run: would be added
+                added.append(value)
         removed = []
-        for value, _ in to_remove:
-            outcome = companies.outcome(value)
+        for value in removes.items:
+            outcome = removes.outcome(value)
             if outcome and outcome[0] == "failed":
                 failed.append({"id": value, "error": outcome[1]})
             else:
@@ -386,9 +503,9 @@ class SyncCompanyTagOperator(_SyncArguments, _CompaniesOperator):
             "current": current,
             "added": added,
             "removed": removed,
-            "unchanged": len(desired) - len(adding),
+            "unchanged": unchanged,
             "not_found": not_found,
             "failed": failed,
             "dry_run": dry_run,
-            "plan": {"add": len(to_add), "remove": len(to_remove)},
+            "plan": {"add": len(adds.items), "remove": len(removes.items)},
         }

@@ -102,12 +102,13 @@ class _IntercomOperator(BaseOperator):
         _ = self.hook.settings
 
     def _tag_by_name_or_id(
-        self, tag_name: Any, tag_id: Any, *, create: bool, dry_run: bool
+        self, tag_name: Any, tag_id: Any, *, create: bool, dry_run: bool, needed: bool = True
     ) -> dict[str, Any]:
         """
         Find the task's tag, or create it by name when allowed (never in a dry run).
 
-        :return: the tag; its id is None when a dry run would create it.
+        :param needed: whether anything will carry the tag; a tag nothing would carry is not created.
+        :return: the tag; its id is None when a dry run would create it, or when it is not needed.
         """
         if tag_id is not None:
             try:
@@ -121,6 +122,11 @@ class _IntercomOperator(BaseOperator):
             raise IntercomTagNotFoundError(f"No tag is named {tag_name!r}; nothing was changed")
         if dry_run:
             self.log.info("Dry run: the tag %r does not exist and would be created", tag_name)
+            return {"type": "tag", "id": None, "name": tag_name}
+        if not needed:
+            self.log.info(
+                "The tag %r does not exist and nothing resolved to tag: it is not created", tag_name
+            )
             return {"type": "tag", "id": None, "name": tag_name}
         tag = self.hook.create_or_update_tag(tag_name)
         self.log.info("Created the tag %r (id %s)", tag["name"], tag["id"])
@@ -373,7 +379,11 @@ class TagContactsOperator(_ContactsOperator):
         targets, extra = self._resolve(inputs)
         contact_ids = list(dict.fromkeys(cid for ids in targets.values() for cid in ids))
         tag = self._tag_by_name_or_id(
-            self.tag_name, self.tag_id, create=self.create_tag_if_missing, dry_run=dry_run
+            self.tag_name,
+            self.tag_id,
+            create=self.create_tag_if_missing,
+            dry_run=dry_run,
+            needed=bool(contact_ids),
         )
         contacts = ItemReport(contact_ids)
         if dry_run:
