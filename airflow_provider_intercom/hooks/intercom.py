@@ -17,6 +17,11 @@ from airflow.providers.common.compat.sdk import BaseHook, mask_secret
 from requests.adapters import HTTPAdapter
 
 from airflow_provider_intercom import __version__
+from airflow_provider_intercom._validation import (
+    validate_id,
+    validate_int_range,
+    validate_tag_name,
+)
 from airflow_provider_intercom.exceptions import (
     IntercomAPIError,
     IntercomConfigurationError,
@@ -43,8 +48,6 @@ REGION_APP_URLS: dict[str, str] = {
 }
 # The connection form declares the defaults; the hook applies them to connections that omit a value.
 DEFAULT_REGION: str = CONN_FIELDS["region"]["schema"]["default"]
-# Intercom's specs give no limit; a name this long is almost surely a template that rendered a list.
-MAX_TAG_NAME_LENGTH = 255
 DEFAULT_API_VERSION: str = CONN_FIELDS["api_version"]["schema"]["default"]
 # Every 2.x version Intercom has published, and Preview (called Unstable until April 2026).
 SUPPORTED_API_VERSIONS: tuple[str, ...] = (*(f"2.{minor}" for minor in range(17)), "Preview")
@@ -131,7 +134,7 @@ def version_at_least(version: str, minimum: tuple[int, int]) -> bool:
 
 def _path_segment(value: Any, name: str) -> str:
     """Quote an id for use in a URL path, refusing empty values with the argument's name."""
-    return quote(_plain_id(value, name), safe="")
+    return quote(validate_id(value, name), safe="")
 
 
 def _choice_widget(choices: Sequence[str]) -> Callable[..., Any]:
@@ -507,7 +510,7 @@ class IntercomHook(BaseHook):
         :param contact_ids: Intercom contact ids; Intercom advises at most 50 per call.
         """
         users = [
-            {"id": _plain_id(contact_id, f"contact_ids[{i}]")} for i, contact_id in enumerate(contact_ids)
+            {"id": validate_id(contact_id, f"contact_ids[{i}]")} for i, contact_id in enumerate(contact_ids)
         ]
         return self._request("POST", "/tags", json={"name": validate_tag_name(tag_name), "users": users})
 
@@ -548,8 +551,7 @@ class IntercomHook(BaseHook):
         :param batch_size: companies per call, 1 to 50.
         :return: ``{"added": [answers], "removed": [answers]}``, one answer per call.
         """
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= 50:
-            raise IntercomConfigurationError(f"batch_size={batch_size!r} must be an integer from 1 to 50")
+        validate_int_range(batch_size, "batch_size", 1, 50)
         additions, removals = list(add), list(remove)
         return {
             "added": [
@@ -573,7 +575,7 @@ class IntercomHook(BaseHook):
                     f"companies[{index}]={company!r} must be {{'id': ...}}, {{'company_id': ...}} or both"
                 )
             item: dict[str, Any] = {
-                key: _plain_id(value, f"companies[{index}].{key}") for key, value in company.items()
+                key: validate_id(value, f"companies[{index}].{key}") for key, value in company.items()
             }
             if untag:
                 item["untag"] = True
@@ -721,8 +723,7 @@ class IntercomHook(BaseHook):
         :param query: an Intercom search query, e.g. ``{"field": "tag_id", "operator": "=", "value": "7"}``.
         :param per_page: contacts per page, 1 to 150.
         """
-        if not isinstance(per_page, int) or isinstance(per_page, bool) or not 1 <= per_page <= 150:
-            raise IntercomConfigurationError(f"per_page={per_page!r} must be an integer from 1 to 150")
+        validate_int_range(per_page, "per_page", 1, 150)
         if not isinstance(query, Mapping) or not query:
             raise IntercomConfigurationError(f"query={query!r} must be a non-empty Intercom search query")
         pagination: dict[str, Any] = {"per_page": per_page}
@@ -760,7 +761,7 @@ class IntercomHook(BaseHook):
 
         :param tag_id: the tag's Intercom id.
         """
-        query = {"field": "tag_id", "operator": "=", "value": _plain_id(tag_id, "tag_id")}
+        query = {"field": "tag_id", "operator": "=", "value": validate_id(tag_id, "tag_id")}
         page = self._request("POST", "/contacts/search", json={"query": query, "pagination": {"per_page": 1}})
         return int(page.get("total_count") or 0)
 
@@ -810,7 +811,7 @@ class IntercomHook(BaseHook):
         :raises IntercomNotFoundError: when no company has it.
         """
         answer = self._request(
-            "GET", "/companies", params={"company_id": _plain_id(company_id, "company_id")}
+            "GET", "/companies", params={"company_id": validate_id(company_id, "company_id")}
         )
         if answer.get("type") != "list":
             return answer
@@ -840,9 +841,9 @@ class IntercomHook(BaseHook):
         """
         params: dict[str, Any] = {"per_page": per_page}
         if tag_id is not None:
-            params["tag_id"] = _plain_id(tag_id, "tag_id")
+            params["tag_id"] = validate_id(tag_id, "tag_id")
         if segment_id is not None:
-            params["segment_id"] = _plain_id(segment_id, "segment_id")
+            params["segment_id"] = validate_id(segment_id, "segment_id")
         page = 1
         while True:
             answer = self._request("GET", "/companies", params={**params, "page": page})
@@ -898,14 +899,14 @@ class IntercomHook(BaseHook):
         return self._untag_item("tickets", "ticket_id", ticket_id, tag_id, admin_id)
 
     def _tag_item(self, kind: str, id_name: str, item_id: str, tag_id: str, admin_id: str) -> dict[str, Any]:
-        body = {"id": _plain_id(tag_id, "tag_id"), "admin_id": _plain_id(admin_id, "admin_id")}
+        body = {"id": validate_id(tag_id, "tag_id"), "admin_id": validate_id(admin_id, "admin_id")}
         return self._request("POST", f"/{kind}/{_path_segment(item_id, id_name)}/tags", json=body)
 
     def _untag_item(
         self, kind: str, id_name: str, item_id: str, tag_id: str, admin_id: str
     ) -> dict[str, Any]:
         path = f"/{kind}/{_path_segment(item_id, id_name)}/tags/{_path_segment(tag_id, 'tag_id')}"
-        return self._request("DELETE", path, json={"admin_id": _plain_id(admin_id, "admin_id")})
+        return self._request("DELETE", path, json={"admin_id": validate_id(admin_id, "admin_id")})
 
     def require_version(self, minimum: tuple[int, int], feature: str) -> None:
         """
@@ -922,26 +923,13 @@ class IntercomHook(BaseHook):
             )
 
 
-def _plain_id(value: Any, name: str) -> str:
-    """Return an id as a trimmed string, refusing blanks and non-ids with the argument's name."""
-    if isinstance(value, bool) or not isinstance(value, str | int) or not str(value).strip():
-        raise IntercomConfigurationError(f"{name}={value!r} must be a non-empty Intercom id (a string)")
-    return str(value).strip()
-
-
-def validate_tag_name(name: Any) -> str:
+def tag_summary(tag: Mapping[str, Any]) -> dict[str, Any]:
     """
-    Return a tag name, trimmed, or raise naming ``tag_name`` and what is allowed.
+    Keep only the tag fields a report needs: ``{"type", "id", "name"}``.
 
-    :param name: the name to check.
+    :param tag: a tag object as Intercom returns it.
     """
-    if not isinstance(name, str) or not name.strip():
-        raise IntercomConfigurationError(f"tag_name={name!r} must be a non-empty tag name")
-    if len(name.strip()) > MAX_TAG_NAME_LENGTH:
-        raise IntercomConfigurationError(
-            f"tag_name is {len(name.strip())} characters long; at most {MAX_TAG_NAME_LENGTH} are allowed"
-        )
-    return name.strip()
+    return {"type": "tag", "id": tag.get("id"), "name": tag.get("name")}
 
 
 def _match_key(field_name: str, value: Any) -> str | None:

@@ -18,6 +18,21 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import IO, Any
 
+from airflow_provider_intercom._validation import (  # noqa: F401 (re-exported until the operators split)
+    DEFAULT_MAX_ITEMS,
+    MAX_BULK_BATCH,
+    MAX_WORKERS,
+    batches,
+    check_max_items,
+    is_plain_id,
+    require_one_tag,
+    validate_batch_size,
+    validate_flag,
+    validate_int_range,
+    validate_positive_int,
+    validate_ratio,
+    validate_workers,
+)
 from airflow_provider_intercom.exceptions import (
     IntercomAPIError,
     IntercomConfigurationError,
@@ -26,12 +41,9 @@ from airflow_provider_intercom.exceptions import (
     IntercomTransportError,
     IntercomUnauthorizedError,
 )
-from airflow_provider_intercom.hooks.intercom import validate_tag_name
+from airflow_provider_intercom.hooks.intercom import tag_summary  # noqa: F401
 
-MAX_BULK_BATCH = 50  # Intercom advises at most 50 items per POST /tags; larger calls may time out.
 DEFAULT_MAX_MAP_LENGTH = 1024
-DEFAULT_MAX_ITEMS = 10_000
-MAX_WORKERS = 32
 PROGRESS_EVERY = 50
 _MAPPED_OUTPUT_CLASSES = frozenset({"LazyXComSequence", "LazyXComSelectSequence"})
 
@@ -167,7 +179,7 @@ def _id_of(item: Any, where: str, id_key: str | None) -> str:
 
 
 def _plain_id(item: Any, where: str) -> str:
-    if isinstance(item, bool) or not isinstance(item, str | int) or not str(item).strip():
+    if not is_plain_id(item):
         raise IntercomConfigurationError(
             f"{where}={reprlib.repr(item)} is not an id: every item must be a non-empty string"
         )
@@ -270,7 +282,7 @@ def _json_lines_ids(handle: IO[str], name: str, id_key: str | None) -> Iterator[
                     name, number, f"the object has no field id_key={id_key!r} (it has: {fields})"
                 )
             item, where = item[id_key], f"field {id_key!r}"
-        if isinstance(item, bool) or not isinstance(item, str | int) or not str(item).strip():
+        if not is_plain_id(item):
             raise _file_error(name, number, f"{where} {reprlib.repr(item)} is not an id (a non-empty string)")
         yield str(item).strip()
 
@@ -321,8 +333,7 @@ def chunk_ids(
     :param size: ids per chunk.
     :param max_chunks: the most chunks to return; defaults to ``[core] max_map_length``.
     """
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise IntercomConfigurationError(f"size={size!r} must be a positive integer")
+    validate_positive_int(size, "size")
     unique = normalize_ids(list(ids), "ids")
     limit = max_chunks if max_chunks is not None else _max_map_length()
     size = max(size, math.ceil(len(unique) / limit)) if unique else size
@@ -336,68 +347,6 @@ def _max_map_length() -> int:
         return conf.getint("core", "max_map_length", fallback=DEFAULT_MAX_MAP_LENGTH)
     except Exception:  # no Airflow configuration to read (e.g. plain Python): use Airflow's default
         return DEFAULT_MAX_MAP_LENGTH
-
-
-def batches(items: Sequence[Any], size: int) -> list[list[Any]]:
-    """
-    Split items into consecutive batches of at most ``size``.
-
-    :param items: the items.
-    :param size: the largest batch.
-    """
-    return [list(items[start : start + size]) for start in range(0, len(items), size)]
-
-
-def validate_int_range(value: Any, field: str, low: int, high: int, why: str = "") -> int:
-    """
-    Return ``value`` if it is an integer from ``low`` to ``high``, or raise naming the field and range.
-
-    :param value: the operator's argument.
-    :param field: its name.
-    :param low: the smallest allowed value.
-    :param high: the largest allowed value.
-    :param why: a reason to append to the message.
-    """
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise IntercomConfigurationError(f"{field}={value!r} must be an integer from {low} to {high}{why}")
-    return value
-
-
-def validate_batch_size(batch_size: Any) -> int:
-    """
-    Return ``batch_size`` if it is an integer from 1 to 50, or raise naming the field.
-
-    :param batch_size: the operator's argument.
-    """
-    return validate_int_range(
-        batch_size, "batch_size", 1, MAX_BULK_BATCH, " (Intercom advises at most 50 items per bulk call)"
-    )
-
-
-def validate_workers(max_workers: Any) -> int:
-    """
-    Return ``max_workers`` if it is an integer from 1 to 32, or raise naming the field.
-
-    :param max_workers: the operator's argument.
-    """
-    return validate_int_range(max_workers, "max_workers", 1, MAX_WORKERS)
-
-
-def check_max_items(count: int, max_items: Any, fields: str) -> None:
-    """
-    Refuse more items than ``max_items``, a guard against an export that returned far more than meant.
-
-    :param count: how many items the task was given, after dedupe.
-    :param max_items: the operator's limit.
-    :param fields: the argument names the items came from, for the message.
-    """
-    if isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 1:
-        raise IntercomConfigurationError(f"max_items={max_items!r} must be a positive integer")
-    if count > max_items:
-        raise IntercomConfigurationError(
-            f"{fields} hold {count} items, more than max_items={max_items}: raise max_items, or split "
-            "the ids with chunk_ids() and map the operator over the chunks"
-        )
 
 
 def apply_each(
@@ -450,18 +399,6 @@ def apply_each(
                 log.info("%s %d/%d %s (%s)", verb, position, len(items), noun, report.counts())
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-
-
-def validate_ratio(value: Any, field: str) -> float:
-    """
-    Return a ratio from 0 to 1, or raise naming the field.
-
-    :param value: the operator's argument.
-    :param field: its name.
-    """
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
-        raise IntercomConfigurationError(f"{field}={value!r} must be a number from 0.0 to 1.0")
-    return float(value)
 
 
 def error_details(error: IntercomError) -> dict[str, Any]:
@@ -542,43 +479,3 @@ class ItemReport:
         }
         report.update(extra)
         return report
-
-
-def validate_flag(value: Any, field: str) -> bool:
-    """
-    Return a boolean argument, accepting the strings a template renders (``"True"``, ``"false"``).
-
-    :param value: the argument as given or rendered.
-    :param field: its name, quoted in errors.
-    """
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    raise IntercomConfigurationError(f"{field}={value!r} must be True or False")
-
-
-def require_one_tag(tag_name: Any, tag_id: Any) -> None:
-    """
-    Refuse anything but exactly one non-empty tag name or tag id, naming the fields.
-
-    :param tag_name: the task's ``tag_name``.
-    :param tag_id: the task's ``tag_id``.
-    """
-    if (tag_name is None) == (tag_id is None):
-        given = "both" if tag_name is not None else "neither"
-        raise IntercomConfigurationError(f"Give exactly one of tag_name and tag_id (got {given})")
-    for field, value in (("tag_name", tag_name), ("tag_id", tag_id)):
-        if value is not None and (not isinstance(value, str | int) or not str(value).strip()):
-            raise IntercomConfigurationError(f"{field}={value!r} must be a non-empty string")
-    if tag_name is not None:
-        validate_tag_name(tag_name)
-
-
-def tag_summary(tag: dict[str, Any]) -> dict[str, Any]:
-    """
-    Keep only the tag fields a report needs: ``{"type", "id", "name"}``.
-
-    :param tag: a tag object as Intercom returns it.
-    """
-    return {"type": "tag", "id": tag.get("id"), "name": tag.get("name")}

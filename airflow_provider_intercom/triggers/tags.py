@@ -16,9 +16,9 @@ from typing import Any, Protocol
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_intercom._validation import require_one_tag, validate_count, validate_text
 from airflow_provider_intercom.exceptions import IntercomConfigurationError, IntercomNotFoundError
-from airflow_provider_intercom.hooks.intercom import TRANSIENT_ERRORS, IntercomHook
-from airflow_provider_intercom.operators._plan import require_one_tag, tag_summary
+from airflow_provider_intercom.hooks.intercom import TRANSIENT_ERRORS, IntercomHook, tag_summary
 
 __all__ = ["TRANSIENT_ERRORS", "IntercomTagTrigger", "TagCondition", "check_tag"]
 
@@ -77,7 +77,7 @@ class TagCondition:
             tag_name=_optional_text(tag_name, "tag_name"),
             tag_id=_optional_text(tag_id, "tag_id"),
             contact_id=_optional_text(contact_id, "contact_id"),
-            min_tagged_contacts=_optional_count(min_tagged_contacts, "min_tagged_contacts"),
+            min_tagged_contacts=validate_count(min_tagged_contacts, "min_tagged_contacts"),
         )
 
     def describe_tag(self) -> str:
@@ -86,21 +86,7 @@ class TagCondition:
 
 
 def _optional_text(value: Any, field: str) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, str | int) or not str(value).strip():
-        raise IntercomConfigurationError(f"{field}={value!r} must be a non-empty string")
-    return str(value).strip()
-
-
-def _optional_count(value: Any, field: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise IntercomConfigurationError(f"{field}={value!r} must be a non-negative integer")
-    return value
+    return None if value is None else validate_text(value, field)
 
 
 def check_tag(hook: IntercomHook, condition: TagCondition, log: ProgressLog) -> dict[str, Any] | None:
