@@ -142,14 +142,12 @@ class IntercomTagInUseError(IntercomError):
     """A tag cannot be deleted because segments use it (400 ``tag_has_dependent_objects``)."""
 
 
-class IntercomPartialFailureError(IntercomError):
+class IntercomReportedError(IntercomError):
     """
-    A bulk task left more items untouched than its ``max_failed_ratio`` allows.
-
-    The full per-item report was pushed to XCom before this was raised, and is kept here too.
+    A task stopped with a report: the report was pushed to XCom before this was raised, and is kept here too.
 
     :param message: the summary shown in the task log.
-    :param report: the operator's report (plain JSON).
+    :param report: the operator's report or plan (plain JSON).
     """
 
     def __init__(self, message: str, report: dict[str, Any]) -> None:
@@ -157,17 +155,12 @@ class IntercomPartialFailureError(IntercomError):
         super().__init__(message)
 
 
-class IntercomSyncGuardError(IntercomError):
-    """
-    A sync was refused before any write: too many removals, or an empty desired set.
+class IntercomPartialFailureError(IntercomReportedError):
+    """A bulk task left more items untouched than its ``max_failed_ratio`` allows."""
 
-    :param message: why, with the numbers and the argument that would allow it.
-    :param report: the plan (plain JSON), also pushed to XCom.
-    """
 
-    def __init__(self, message: str, report: dict[str, Any]) -> None:
-        self.report = report
-        super().__init__(message)
+class IntercomSyncGuardError(IntercomReportedError):
+    """A sync was refused before any write: too many removals, or a desired set that resolved to too little."""
 
 
 ERRORS_BY_STATUS: dict[int, type[IntercomAPIError]] = {

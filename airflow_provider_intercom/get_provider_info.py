@@ -55,6 +55,9 @@ def get_provider_info() -> dict[str, Any]:
                 "integration-name": "Intercom",
                 "python-modules": [
                     "airflow_provider_intercom.operators.tags",
+                    "airflow_provider_intercom.operators.contacts",
+                    "airflow_provider_intercom.operators.companies",
+                    "airflow_provider_intercom.operators.conversations",
                     "airflow_provider_intercom.operators.sync",
                 ],
             }

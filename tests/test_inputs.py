@@ -1,7 +1,7 @@
 """
 Warehouse rows as input: SQL result rows, dict rows with ``id_key``, and ``ids_file`` (CSV, JSON lines, text).
 
-The operators run against the sandbox; the ``_plan`` tests pin the reading rules themselves.
+The operators run against the sandbox; the ``inputs`` tests pin the reading rules themselves.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import pytest
 
 from airflow_provider_intercom.exceptions import IntercomConfigurationError
 from airflow_provider_intercom.links.tags import TAG_LINK_XCOM_KEY
-from airflow_provider_intercom.operators import _plan
-from airflow_provider_intercom.operators._plan import gather_ids, normalize_ids, read_ids_file
+from airflow_provider_intercom.operators import inputs
+from airflow_provider_intercom.operators.inputs import gather_ids, normalize_ids, read_ids_file
 from airflow_provider_intercom.operators.tags import (
     TagCompaniesOperator,
     TagContactsOperator,
@@ -255,7 +255,7 @@ def test_a_100k_line_file_is_streamed(intercom_sandbox, tmp_path, monkeypatch):
         readlines = read
 
     real_open = open
-    monkeypatch.setattr(_plan, "open", lambda *a, **k: NoWholeReads(real_open(*a, **k)), raising=False)
+    monkeypatch.setattr(inputs, "open", lambda *a, **k: NoWholeReads(real_open(*a, **k)), raising=False)
     assert inspect.isgenerator(read_ids_file(path))
     tracemalloc.start()
     try:
@@ -277,7 +277,7 @@ def test_a_file_over_max_items_is_refused(intercom_sandbox, tmp_path):
     assert intercom_sandbox.requests == []
 
 
-# -- the reading rules (_plan) -------------------------------------------------------------------------------
+# -- the reading rules (inputs) ------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

@@ -19,177 +19,87 @@ removed or failed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_intercom.exceptions import IntercomPartialFailureError, IntercomSyncGuardError
-from airflow_provider_intercom.operators._bulk import send_companies, tag_contacts
-from airflow_provider_intercom.operators._plan import (
-    ItemReport,
-    apply_each,
-    check_max_items,
-    tag_summary,
-    validate_batch_size,
-    validate_flag,
-    validate_int_range,
-    validate_ratio,
-    validate_workers,
+from airflow_provider_intercom._validation import validate_batch_size, validate_workers
+from airflow_provider_intercom.hooks.intercom import IntercomHook
+from airflow_provider_intercom.operators.base import _TagTaskOperator, documents_shared_parameters
+from airflow_provider_intercom.operators.bulk import BulkWriter
+from airflow_provider_intercom.operators.companies import (
+    COMPANY_ID_FIELDS,
+    COMPANY_RENDERERS,
+    COMPANY_TEMPLATE_FIELDS,
+    keyed_companies,
+    look_up_company,
 )
-from airflow_provider_intercom.operators.tags import _CompaniesOperator, _ContactsOperator, _TagTaskOperator
+from airflow_provider_intercom.operators.contacts import (
+    CONTACT_ID_FIELDS,
+    CONTACT_RENDERERS,
+    CONTACT_TEMPLATE_FIELDS,
+    resolve_contacts,
+)
+from airflow_provider_intercom.operators.report import ItemReport, Outcome, combine
+from airflow_provider_intercom.operators.sync_plan import (
+    ItemOutcome,
+    SyncGuard,
+    plan,
+    sync_report,
+    sync_summary,
+    unresolved,
+)
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
+__all__ = ["SyncCompanyTagOperator", "SyncContactTagOperator"]
 
-class _SyncGuard:
+
+def existing_tag(hook: IntercomHook, tag_name: Any, tag_id: Any) -> dict[str, Any]:
     """
-    The guards' settings, validated, and their verdict on a plan.
+    Look a sync's tag up without creating it; its id is None while it does not exist.
 
-    Every guard judges what the sync will really do: the desired set after resolving (contacts or
-    companies that exist), and the removals against the current members. Raw inputs decide
-    nothing: one email that matches no contact is an empty desired set, not a set of one.
+    :param hook: the task's hook.
+    :param tag_name: the tag's name, or None.
+    :param tag_id: the tag's id, or None.
     """
+    if tag_id is not None:
+        return hook.find_tag(tag_id)
+    name = str(tag_name)
+    return hook.find_tag_by_name(name) or {"type": "tag", "id": None, "name": name}
 
-    def __init__(
-        self, max_removals: Any, max_removal_ratio: Any, allow_empty: Any, max_failed_ratio: float
-    ) -> None:
-        self.max_removals = validate_int_range(max_removals, "max_removals", 0, 10**9)
-        self.max_removal_ratio = validate_ratio(max_removal_ratio, "max_removal_ratio")
-        self.allow_empty = validate_flag(allow_empty, "allow_empty")
-        self.max_failed_ratio = max_failed_ratio
 
-    def may_trip(self, items: int, resolved: int, unresolved: int, current: int) -> bool:
-        """
-        Tell whether the worst case (every unverified item unknown) would trip a guard.
-
-        :param items: the desired items, after dedupe.
-        :param resolved: the desired contacts or companies known to exist.
-        :param unresolved: the items that resolved to nothing or are not verified yet.
-        :param current: the tag's current members.
-        """
-        return self._empty(resolved, current) or self._unreadable(items, unresolved)
-
-    def refusal(self, items: int, resolved: int, unresolved: int, current: int, removals: int) -> str | None:
-        """
-        Return why the plan is refused, with the numbers and how to allow it; None if it may go.
-
-        :param items: the desired items, after dedupe.
-        :param resolved: the desired contacts or companies that exist.
-        :param unresolved: the items that resolved to no contact or company.
-        :param current: the tag's current members.
-        :param removals: the members the sync would untag.
-        """
-        if self._empty(resolved, current):
-            given = f" ({items} given, none of which resolved)" if items else ""
-            return (
-                f"the desired set is empty{given}, so the sync would remove the tag from all {current} "
-                "members; if that is really meant, set allow_empty=True"
-            )
-        if self._unreadable(items, unresolved):
-            return (
-                f"{unresolved} of {items} desired items ({unresolved / items:.0%}) resolve to nothing, more "
-                f"than max_failed_ratio={self.max_failed_ratio}: the export may hold the wrong column or "
-                f"stale values; raise max_failed_ratio to at least {unresolved / items:.2f} if that is meant"
-            )
-        if removals > self.max_removals:
-            return (
-                f"the sync would remove the tag from {removals} members, more than max_removals="
-                f"{self.max_removals}; raise max_removals to at least {removals} if that is meant"
-            )
-        if current and removals > self.max_removal_ratio * current:
-            return (
-                f"the sync would remove the tag from {removals} of {current} members "
-                f"({removals / current:.0%}), more than max_removal_ratio={self.max_removal_ratio}; "
-                f"raise max_removal_ratio to at least {removals / current:.2f} if that is meant"
-            )
+def _contact_outcome(contact_ids: list[str], members: set[str], adds: ItemReport) -> ItemOutcome | None:
+    """Return an item's outcome: not found without contacts, None (unchanged) when all are members."""
+    if not contact_ids:
+        return Outcome.NOT_FOUND, None
+    if members.issuperset(contact_ids):
         return None
-
-    def _empty(self, resolved: int, current: int) -> bool:
-        return resolved == 0 and current > 0 and not self.allow_empty
-
-    def _unreadable(self, items: int, unresolved: int) -> bool:
-        return bool(items) and unresolved > self.max_failed_ratio * items
+    return combine(adds.outcome(contact_id) for contact_id in contact_ids if contact_id not in members)
 
 
-class _SyncArguments(_TagTaskOperator):
-    """
-    The guard arguments and the tag look-up of both sync operators.
-
-    It comes first among a sync operator's bases, before the contact or company inputs: an
-    operator class, so that Airflow's ``partial()`` checks know its arguments.
-    """
-
-    def __init__(
-        self,
-        *,
-        max_removals: int = 100,
-        max_removal_ratio: float = 0.2,
-        allow_empty: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.max_removals = max_removals
-        self.max_removal_ratio = max_removal_ratio
-        self.allow_empty = allow_empty
-
-    def _guard(self, max_failed_ratio: float) -> _SyncGuard:
-        return _SyncGuard(self.max_removals, self.max_removal_ratio, self.allow_empty, max_failed_ratio)
-
-    def _existing_tag(self) -> dict[str, Any]:
-        """Look the tag up without creating it; its id is None while it does not exist."""
-        if self.tag_id is not None:
-            return self.hook.find_tag(self.tag_id)
-        name = str(self.tag_name)
-        return self.hook.find_tag_by_name(name) or {"type": "tag", "id": None, "name": name}
-
-
-def _unresolved(outcome: tuple[str, Any] | None) -> bool:
-    """Tell whether a look-up found nothing (or failed); None means it was not looked up."""
-    return outcome is not None and outcome[0] != "succeeded"
-
-
-def _conclude(
+def _finish_sync(
     operator: _TagTaskOperator,
     context: Context,
     report: dict[str, Any],
-    refusal: str | None,
     max_failed_ratio: float,
+    refusal: str | None,
 ) -> dict[str, Any]:
-    """Record the tag link; refuse a guarded plan, return a dry run's plan, or check ``max_failed_ratio``."""
-    operator._record_tag_link(context, report["tag"])
-    plan = report["plan"]
-    if refusal:
-        context["ti"].xcom_push(key="return_value", value=report)  # the plan survives the refusal
-        raise IntercomSyncGuardError(
-            f"Refusing to sync the tag {report['tag']['name']!r}: {refusal}. Nothing was written; "
-            "the plan is in this task's XCom (return_value).",
-            report,
-        )
-    operator.log.info(
-        "%sSync of %r: %d desired, %d current; added %d, removed %d, unchanged %d, not found %d, failed %d",
-        "Dry run: " if report["dry_run"] else "",
-        report["tag"]["name"],
-        report["desired"],
-        report["current"],
-        len(report["added"]),
-        len(report["removed"]),
-        report["unchanged"],
-        len(report["not_found"]),
-        len(report["failed"]),
+    """Finish a sync through the operator's one finish step; the ratio counts desired items and removals."""
+    out_of = report["desired"] + report["plan"]["remove"]
+    return operator._finish(
+        context,
+        report,
+        max_failed_ratio,
+        f"the sync's {out_of} items",
+        sync_summary(report),
+        out_of=out_of,
+        refusal=refusal,
     )
-    missed = len(report["not_found"]) + len(report["failed"])
-    allowed = max_failed_ratio * (report["desired"] + plan["remove"])
-    if missed > allowed:
-        context["ti"].xcom_push(key="return_value", value=report)
-        raise IntercomPartialFailureError(
-            f"{missed} items of the sync were not done ({len(report['not_found'])} not found, "
-            f"{len(report['failed'])} failed); max_failed_ratio={max_failed_ratio} allows {int(allowed)}. "
-            "The report is in this task's XCom (return_value).",
-            report,
-        )
-    return report
 
 
-class SyncContactTagOperator(_SyncArguments, _ContactsOperator):
+@documents_shared_parameters
+class SyncContactTagOperator(_TagTaskOperator):
     """
     Make exactly the given contacts carry a tag: tag the missing ones, untag the others.
 
@@ -199,8 +109,6 @@ class SyncContactTagOperator(_SyncArguments, _ContactsOperator):
     pool. The tag is created only when it is missing and there is something to add; a rerun, a
     refusal and a dry run write nothing at all.
 
-    :param tag_name: the tag's name (exactly one of ``tag_name`` and ``tag_id``; templated).
-    :param tag_id: the tag's Intercom id (templated).
     :param contact_ids: the contacts that must carry the tag, by Intercom id (templated).
     :param emails: the same, by email; an email may stand for a user and a lead (templated).
     :param external_ids: the same, by ``external_id`` (templated).
@@ -209,18 +117,33 @@ class SyncContactTagOperator(_SyncArguments, _ContactsOperator):
     :param allow_empty: allow an empty desired set (which removes the tag from everyone).
     :param batch_size: contacts per bulk tag call, 1 to 50.
     :param max_workers: untag calls in flight at once, 1 to 32.
-    :param dry_run: compute and return the plan, but write nothing (templated).
-    :param max_failed_ratio: the share of items that may end not found or failed before the task fails.
-    :param max_items: refuse more desired items than this (default 10,000).
-    :param intercom_conn_id: the Airflow connection to use.
-    :param api_version: overrides the connection's ``api_version`` extra.
-    :param region: overrides the connection's ``region`` extra.
     """
 
-    def __init__(self, *, batch_size: int = 50, max_workers: int = 4, **kwargs: Any) -> None:
+    template_fields: Sequence[str] = CONTACT_TEMPLATE_FIELDS
+    template_fields_renderers = CONTACT_RENDERERS
+    id_fields = CONTACT_ID_FIELDS
+
+    def __init__(
+        self,
+        *,
+        contact_ids: Any = None,
+        emails: Any = None,
+        external_ids: Any = None,
+        max_removals: int = 100,
+        max_removal_ratio: float = 0.2,
+        allow_empty: bool = False,
+        batch_size: int = 50,
+        max_workers: int = 4,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
-        self.batch_size = batch_size
-        self.max_workers = max_workers
+        self.contact_ids, self.emails, self.external_ids = contact_ids, emails, external_ids
+        self.max_removals, self.max_removal_ratio, self.allow_empty = (
+            max_removals,
+            max_removal_ratio,
+            allow_empty,
+        )
+        self.batch_size, self.max_workers = batch_size, max_workers
 
     def execute(self, context: Context) -> dict[str, Any]:
         """
@@ -229,59 +152,60 @@ class SyncContactTagOperator(_SyncArguments, _ContactsOperator):
         :param context: The task context.
         """
         dry_run, max_failed_ratio = self._validated_options()
-        guard = self._guard(max_failed_ratio)
-        batch_size = validate_batch_size(self.batch_size)
-        max_workers = validate_workers(self.max_workers)
+        guard = SyncGuard(self.max_removals, self.max_removal_ratio, self.allow_empty, max_failed_ratio)
+        batch_size, max_workers = validate_batch_size(self.batch_size), validate_workers(self.max_workers)
         inputs = self._id_inputs()
-        check_max_items(
-            len(dict.fromkeys(item for values in inputs.values() for item in values)),
-            self.max_items,
-            "contact_ids, emails and external_ids",
-        )
-        self._check_connection()
+        self._check_inputs(inputs, allow_empty=True)
+        _ = self.hook.settings  # a bad connection fails before any request
 
-        targets, extra = self._resolve(inputs) if any(inputs.values()) else ({}, {})
-        tag = self._existing_tag()
+        targets, extra = resolve_contacts(self.hook, self.log, inputs) if any(inputs.values()) else ({}, {})
+        tag = existing_tag(self.hook, self.tag_name, self.tag_id)
         current = self._current_members(tag)
-        current_set = set(current)
-        self._drop_unknown_ids(targets, inputs["contact_ids"], current_set, guard)
+        self._drop_unknown_ids(targets, inputs["contact_ids"], set(current), guard)
         desired = list(dict.fromkeys(cid for ids in targets.values() for cid in ids))
-        desired_set = set(desired)
-        to_add = [cid for cid in desired if cid not in current_set]
-        to_remove = [cid for cid in current if cid not in desired_set]
+        the_plan = plan(desired, {cid: (cid,) for cid in current})
         self.log.info(
             "Sync %r: %d desired, %d current: add %d, remove %d, unchanged %d",
             tag["name"],
             len(desired),
             len(current),
-            len(to_add),
-            len(to_remove),
-            len(desired_set & current_set),
+            len(the_plan.add),
+            len(the_plan.remove),
+            len(desired) - len(the_plan.add),
         )
+        unresolved_items = sum(1 for ids in targets.values() if not ids)
+        refusal = guard.refusal(
+            len(targets), len(desired), unresolved_items, len(current), len(the_plan.remove)
+        )
+        adds, removes = ItemReport(the_plan.add), ItemReport(the_plan.remove)
+        if dry_run or refusal:
+            adds.succeed_all()  # what the report lists: would be added, would be removed
+            removes.succeed_all()
+        else:
+            tag = self._apply(tag, adds, removes, batch_size, max_workers)
+        outcomes = {item: _contact_outcome(ids, set(current), adds) for item, ids in targets.items()}
+        report = sync_report(tag, outcomes, adds, removes, current=len(current), dry_run=dry_run, **extra)
+        return _finish_sync(self, context, report, max_failed_ratio, refusal)
 
-        unresolved = sum(1 for ids in targets.values() if not ids)
-        refusal = guard.refusal(len(targets), len(desired), unresolved, len(current), len(to_remove))
-        added, removed = ItemReport(to_add), ItemReport(to_remove)
-        if not dry_run and refusal is None:
-            if to_add:
-                tag_contacts(self.hook, self.log, tag["name"], to_add, batch_size, added)
-                if tag["id"] is None:  # the first addition created it
-                    tag = self.hook.find_tag_by_name(tag["name"]) or tag
-            if to_remove:
-                apply_each(
-                    self.log,
-                    to_remove,
-                    lambda contact_id: self.hook.untag_contact(contact_id, tag["id"]),
-                    removed,
-                    "untagged",
-                    "contacts",
-                    max_workers,
-                )
-        report = self._report(tag, targets, current_set, added, removed, dry_run, extra)
-        return _conclude(self, context, report, refusal, max_failed_ratio)
+    def _apply(
+        self, tag: dict[str, Any], adds: ItemReport, removes: ItemReport, batch_size: int, max_workers: int
+    ) -> dict[str, Any]:
+        """Tag the additions in bulk, then untag the removals one by one; return the (created) tag."""
+        if adds.items:
+            BulkWriter(self.hook, self.log, adds).tag_contacts(tag["name"], batch_size)
+            if tag["id"] is None:  # the first addition created it
+                tag = self.hook.find_tag_by_name(tag["name"]) or tag
+        if removes.items:
+            BulkWriter(self.hook, self.log, removes).each(
+                lambda contact_id: self.hook.untag_contact(contact_id, tag["id"]),
+                "untagged",
+                "contacts",
+                max_workers,
+            )
+        return tag
 
     def _drop_unknown_ids(
-        self, targets: dict[str, list[str]], contact_ids: list[str], current: set[str], guard: _SyncGuard
+        self, targets: dict[str, list[str]], contact_ids: list[str], current: set[str], guard: SyncGuard
     ) -> None:
         """
         Check that the given contact ids which carry no tag yet exist, when a guard's verdict hangs on it.
@@ -295,8 +219,8 @@ class SyncContactTagOperator(_SyncArguments, _ContactsOperator):
         if not unverified:
             return
         known = {cid for item, ids in targets.items() for cid in ids if item not in unverified}
-        unresolved = sum(1 for ids in targets.values() if not ids) + len(unverified)
-        if not guard.may_trip(len(targets), len(known), unresolved, len(current)):
+        worst_case = sum(1 for ids in targets.values() if not ids) + len(unverified)
+        if not guard.may_trip(len(targets), len(known), worst_case, len(current)):
             return
         unknown = self.hook.unknown_contact_ids(unverified)
         self.log.info(
@@ -313,51 +237,9 @@ class SyncContactTagOperator(_SyncArguments, _ContactsOperator):
             dict.fromkeys(contact["id"] for contact in self.hook.search_contacts(query, per_page=150))
         )
 
-    @staticmethod
-    def _report(
-        tag: dict[str, Any],
-        targets: dict[str, list[str]],
-        current: set[str],
-        adds: ItemReport,
-        removes: ItemReport,
-        dry_run: bool,
-        extra: dict[str, Any],
-    ) -> dict[str, Any]:
-        added, unchanged, not_found, failed = [], 0, [], []
-        for item, contact_ids in targets.items():
-            outcomes = [adds.outcome(cid) for cid in contact_ids if cid not in current]
-            failure = next((outcome for outcome in outcomes if outcome and outcome[0] == "failed"), None)
-            if not contact_ids or (outcomes and all(o and o[0] == "not_found" for o in outcomes)):
-                not_found.append(item)
-            elif failure:
-                failed.append({"id": item, "error": failure[1]})
-            elif not outcomes:
-                unchanged += 1
-            else:
-                added.append(item)  # in a dry run: would be added
-        removed = []
-        for contact_id in removes.items:
-            outcome = removes.outcome(contact_id)
-            if outcome and outcome[0] == "failed":
-                failed.append({"id": contact_id, "error": outcome[1]})
-            else:
-                removed.append(contact_id)  # untagged, already gone (404), or in a dry run: would be
-        return {
-            "tag": tag_summary(tag),
-            "desired": len(targets),
-            "current": len(current),
-            "added": added,
-            "removed": removed,
-            "unchanged": unchanged,
-            "not_found": not_found,
-            "failed": failed,
-            "dry_run": dry_run,
-            "plan": {"add": len(adds.items), "remove": len(removes.items)},
-            **extra,
-        }
 
-
-class SyncCompanyTagOperator(_SyncArguments, _CompaniesOperator):
+@documents_shared_parameters
+class SyncCompanyTagOperator(_TagTaskOperator):
     """
     Make exactly the given companies carry a tag: tag the missing ones, untag the others, in bulk.
 
@@ -367,21 +249,37 @@ class SyncCompanyTagOperator(_SyncArguments, _CompaniesOperator):
     :meth:`~airflow_provider_intercom.hooks.intercom.IntercomHook.apply_company_tag_plan`). The same
     guards as :class:`SyncContactTagOperator` refuse, before any write, a sync that removes too much.
 
-    :param tag_name: the tag's name (exactly one of ``tag_name`` and ``tag_id``; templated).
-    :param tag_id: the tag's Intercom id (templated).
     :param company_ids: the companies that must carry the tag, by Intercom id (templated).
     :param company_external_ids: the same, by your ``company_id`` (templated).
     :param max_removals: refuse a sync that removes the tag from more members than this.
     :param max_removal_ratio: refuse a sync that removes it from more than this share of members.
     :param allow_empty: allow an empty desired set (which removes the tag from every company).
     :param batch_size: companies per call, 1 to 50.
-    :param dry_run: compute and return the plan, but write nothing (templated).
-    :param max_failed_ratio: the share of items that may end not found or failed before the task fails.
-    :param max_items: refuse more desired items than this (default 10,000).
-    :param intercom_conn_id: the Airflow connection to use.
-    :param api_version: overrides the connection's ``api_version`` extra.
-    :param region: overrides the connection's ``region`` extra.
     """
+
+    template_fields: Sequence[str] = COMPANY_TEMPLATE_FIELDS
+    template_fields_renderers = COMPANY_RENDERERS
+    id_fields = COMPANY_ID_FIELDS
+
+    def __init__(
+        self,
+        *,
+        company_ids: Any = None,
+        company_external_ids: Any = None,
+        max_removals: int = 100,
+        max_removal_ratio: float = 0.2,
+        allow_empty: bool = False,
+        batch_size: int = 50,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.company_ids, self.company_external_ids = company_ids, company_external_ids
+        self.max_removals, self.max_removal_ratio, self.allow_empty = (
+            max_removals,
+            max_removal_ratio,
+            allow_empty,
+        )
+        self.batch_size = batch_size
 
     def execute(self, context: Context) -> dict[str, Any]:
         """
@@ -390,53 +288,75 @@ class SyncCompanyTagOperator(_SyncArguments, _CompaniesOperator):
         :param context: The task context.
         """
         dry_run, max_failed_ratio = self._validated_options()
-        guard = self._guard(max_failed_ratio)
+        guard = SyncGuard(self.max_removals, self.max_removal_ratio, self.allow_empty, max_failed_ratio)
         batch_size = validate_batch_size(self.batch_size)
-        desired = self._keyed_companies()
-        check_max_items(len(desired), self.max_items, "company_ids and company_external_ids")
-        self._check_connection()
+        inputs = self._id_inputs()
+        self._check_inputs(inputs, allow_empty=True)
+        desired = keyed_companies(inputs)
+        _ = self.hook.settings  # a bad connection fails before any request
 
-        tag = self._existing_tag()
-        members = list(self.hook.list_companies(tag_id=tag["id"], per_page=50)) if tag["id"] else []
-        member_keys = {str(m.get("id")) for m in members} | {
-            str(m["company_id"]) for m in members if m.get("company_id")
-        }
-        wanted = set(desired)
-        to_add = [(value, {key: value}) for value, key in desired.items() if value not in member_keys]
-        # Members are known by both ids; 2.11's untag schema asks for both on every item.
-        to_remove = [
-            (
-                str(m["id"]),
-                {"id": str(m["id"]), "company_id": str(m["company_id"])}
-                if m.get("company_id")
-                else {"id": str(m["id"])},
+        tag = existing_tag(self.hook, self.tag_name, self.tag_id)
+        members = (
+            {str(m["id"]): m for m in self.hook.list_companies(tag_id=tag["id"], per_page=50)}
+            if tag["id"]
+            else {}
+        )
+        the_plan = plan(
+            list(desired), {mid: {mid, str(m.get("company_id") or mid)} for mid, m in members.items()}
+        )
+        checked = self._check_newcomers(desired, the_plan.add, len(members), guard)
+        missing = {value for value in the_plan.add if unresolved(checked.outcome(value))}
+        adds = ItemReport([value for value in the_plan.add if value not in missing])
+        removes = ItemReport(the_plan.remove)
+        refusal = guard.refusal(
+            len(desired), len(desired) - len(missing), len(missing), len(members), len(removes.items)
+        )
+        if dry_run or refusal:
+            adds.succeed_all()
+            removes.succeed_all()
+        else:
+            tag = self._apply(tag, desired, members, adds, removes, batch_size)
+        outcomes = {value: adds.outcome(value) or checked.outcome(value) for value in desired}
+        report = sync_report(tag, outcomes, adds, removes, current=len(members), dry_run=dry_run)
+        return _finish_sync(self, context, report, max_failed_ratio, refusal)
+
+    def _apply(
+        self,
+        tag: dict[str, Any],
+        desired: dict[str, str],
+        members: dict[str, dict[str, Any]],
+        adds: ItemReport,
+        removes: ItemReport,
+        batch_size: int,
+    ) -> dict[str, Any]:
+        """Tag the additions, then untag the removals, in separate bulk calls; return the (created) tag."""
+        writer = BulkWriter(self.hook, self.log, adds)
+        if adds.items:
+            writer.send_companies(
+                tag["name"], {value: {desired[value]: value} for value in adds.items}, batch_size, untag=False
             )
-            for m in members
-            if str(m.get("id")) not in wanted and str(m.get("company_id")) not in wanted
-        ]
-        checked = self._check_newcomers(desired, to_add, len(members), guard)
-        unresolved = {value for value, _ in to_add if _unresolved(checked.outcome(value))}
-        to_add = [(value, company) for value, company in to_add if value not in unresolved]
-        resolved = len(desired) - len(unresolved)
-        refusal = guard.refusal(len(desired), resolved, len(unresolved), len(members), len(to_remove))
-        added = ItemReport([value for value, _ in to_add])
-        removed = ItemReport([value for value, _ in to_remove])
-        if not dry_run and refusal is None:
-            if to_add:
-                send_companies(self.hook, self.log, tag["name"], to_add, batch_size, added, untag=False)
-            if to_remove:
-                send_companies(self.hook, self.log, tag["name"], to_remove, batch_size, removed, untag=True)
-            if tag["id"] is None and to_add:
-                tag = self.hook.find_tag_by_name(tag["name"]) or tag
-        report = self._report(tag, desired, checked, added, removed, dry_run, len(members))
-        return _conclude(self, context, report, refusal, max_failed_ratio)
+        # Members are known by both ids; 2.11's untag schema asks for both on every item.
+        leaving = {
+            mid: {
+                "id": mid,
+                **({"company_id": str(members[mid]["company_id"])} if members[mid].get("company_id") else {}),
+            }
+            for mid in removes.items
+        }
+        if removes.items:
+            BulkWriter(self.hook, self.log, removes).send_companies(
+                tag["name"], leaving, batch_size, untag=True
+            )
+        if tag["id"] is None and adds.items:
+            tag = self.hook.find_tag_by_name(tag["name"]) or tag
+        return tag
 
     def _check_newcomers(
         self,
         desired: dict[str, str],
-        to_add: list[tuple[str, dict[str, str]]],
+        newcomers: list[str],
         current: int,
-        guard: _SyncGuard,
+        guard: SyncGuard,
     ) -> ItemReport:
         """
         Look up the desired companies that do not carry the tag, when a guard's verdict hangs on it.
@@ -448,64 +368,12 @@ class SyncCompanyTagOperator(_SyncArguments, _CompaniesOperator):
 
         :return: the look-ups' outcomes (empty when none was needed).
         """
-        newcomers = [value for value, _ in to_add]
         checked = ItemReport(newcomers)
         if not newcomers or not guard.may_trip(
             len(desired), len(desired) - len(newcomers), len(newcomers), current
         ):
             return ItemReport([])
-        apply_each(
-            self.log,
-            newcomers,
-            lambda value: self._look_up(value, desired[value]),
-            checked,
-            "checked",
-            "companies",
+        BulkWriter(self.hook, self.log, checked).each(
+            lambda value: look_up_company(self.hook, value, desired[value]), "checked", "companies"
         )
         return checked
-
-    @staticmethod
-    def _report(
-        tag: dict[str, Any],
-        desired: dict[str, str],
-        checked: ItemReport,
-        adds: ItemReport,
-        removes: ItemReport,
-        dry_run: bool,
-        current: int,
-    ) -> dict[str, Any]:
-        adding = set(adds.items)
-        added, unchanged, not_found, failed = [], 0, [], []
-        for value in desired:
-            outcome: tuple[str, dict[str, Any] | None] | None
-            if value in adding:
-                outcome = adds.outcome(value) or ("succeeded", None)  # a dry run: would be added
-            else:
-                outcome = checked.outcome(value)  # None for a member: unchanged
-            if outcome is None:
-                unchanged += 1
-            elif outcome[0] == "not_found":
-                not_found.append(value)
-            elif outcome[0] == "failed":
-                failed.append({"id": value, "error": outcome[1]})
-            else:
-                added.append(value)
-        removed = []
-        for value in removes.items:
-            outcome = removes.outcome(value)
-            if outcome and outcome[0] == "failed":
-                failed.append({"id": value, "error": outcome[1]})
-            else:
-                removed.append(value)
-        return {
-            "tag": tag_summary(tag),
-            "desired": len(desired),
-            "current": current,
-            "added": added,
-            "removed": removed,
-            "unchanged": unchanged,
-            "not_found": not_found,
-            "failed": failed,
-            "dry_run": dry_run,
-            "plan": {"add": len(adds.items), "remove": len(removes.items)},
-        }

@@ -1,7 +1,7 @@
 """
-What every bulk operator shares: input flattening and validation, batching, and the per-item report.
+The ids an operator is given (lists, XCom rows, mapped outputs, files), read the same way everywhere.
 
-No operator keeps its own copy of these: a report means the same thing whichever task wrote it.
+Nothing here makes a request: every rule refuses bad input, naming the field, before any write.
 """
 
 from __future__ import annotations
@@ -9,42 +9,17 @@ from __future__ import annotations
 import ast
 import csv
 import json
-import logging
 import math
 import os
 import reprlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from airflow_provider_intercom._validation import (  # noqa: F401 (re-exported until the operators split)
-    DEFAULT_MAX_ITEMS,
-    MAX_BULK_BATCH,
-    MAX_WORKERS,
-    batches,
-    check_max_items,
-    is_plain_id,
-    require_one_tag,
-    validate_batch_size,
-    validate_flag,
-    validate_int_range,
-    validate_positive_int,
-    validate_ratio,
-    validate_workers,
-)
-from airflow_provider_intercom.exceptions import (
-    IntercomAPIError,
-    IntercomConfigurationError,
-    IntercomError,
-    IntercomNotFoundError,
-    IntercomTransportError,
-    IntercomUnauthorizedError,
-)
-from airflow_provider_intercom.hooks.intercom import tag_summary  # noqa: F401
+from airflow_provider_intercom._validation import MAX_BULK_BATCH, is_plain_id, validate_positive_int
+from airflow_provider_intercom.exceptions import IntercomConfigurationError
 
 DEFAULT_MAX_MAP_LENGTH = 1024
-PROGRESS_EVERY = 50
 _MAPPED_OUTPUT_CLASSES = frozenset({"LazyXComSequence", "LazyXComSelectSequence"})
 
 
@@ -77,8 +52,7 @@ def normalize_ids(value: Any, field: str, *, id_key: str | None = None) -> list[
     :raises IntercomConfigurationError: on an item that is not an id, naming the field and the
         position of the item as given (``emails[3]``, or ``contact_ids[2][5]`` in mapped outputs).
     """
-    if id_key is not None and (not isinstance(id_key, str) or not id_key.strip()):
-        raise IntercomConfigurationError(f"id_key={id_key!r} must be a non-empty column name")
+    _check_id_key(id_key)
     if _is_mapped_outputs(value):
         ids = [
             item
@@ -88,6 +62,11 @@ def normalize_ids(value: Any, field: str, *, id_key: str | None = None) -> list[
     else:
         ids = _ids_in(value, field, id_key)
     return list(dict.fromkeys(ids))
+
+
+def _check_id_key(id_key: str | None) -> None:
+    if id_key is not None and (not isinstance(id_key, str) or not id_key.strip()):
+        raise IntercomConfigurationError(f"id_key={id_key!r} must be a non-empty column name")
 
 
 def _is_mapped_outputs(value: Any) -> bool:
@@ -208,8 +187,7 @@ def read_ids_file(path: str | os.PathLike[str], *, id_key: str | None = None) ->
     """
     if isinstance(path, bool) or not isinstance(path, str | os.PathLike) or not str(path).strip():
         raise IntercomConfigurationError(f"ids_file={path!r} must be the path of a file")
-    if id_key is not None and (not isinstance(id_key, str) or not id_key.strip()):
-        raise IntercomConfigurationError(f"id_key={id_key!r} must be a non-empty column name")
+    _check_id_key(id_key)
     name = str(path).strip()
     refuse_rendered_none(name, "ids_file")
     suffix = Path(name).suffix.lower()
@@ -347,135 +325,3 @@ def _max_map_length() -> int:
         return conf.getint("core", "max_map_length", fallback=DEFAULT_MAX_MAP_LENGTH)
     except Exception:  # no Airflow configuration to read (e.g. plain Python): use Airflow's default
         return DEFAULT_MAX_MAP_LENGTH
-
-
-def apply_each(
-    log: logging.Logger | Any,
-    items: Sequence[str],
-    call: Callable[[str], Any],
-    report: ItemReport,
-    verb: str,
-    noun: str,
-    max_workers: int = 1,
-) -> None:
-    """
-    Make one call per item from a bounded thread pool, recording each outcome in ``report``.
-
-    Outcomes are recorded as calls finish; the report keeps input order whatever that order was.
-    A 401 stops everything at once (queued calls are cancelled), since every call would fail.
-
-    :param log: where progress lines go.
-    :param items: the items, in input order.
-    :param call: the API call for one item; its hook paces and retries it.
-    :param report: where outcomes go.
-    :param verb: e.g. ``untagged``, for progress lines.
-    :param noun: e.g. ``contacts``, for progress lines.
-    :param max_workers: calls in flight at once.
-    """
-
-    def one(item: str) -> tuple[str, str, dict[str, Any] | None]:
-        try:
-            call(item)
-        except IntercomNotFoundError:
-            return item, "not_found", None
-        except IntercomUnauthorizedError:
-            raise
-        except IntercomError as error:
-            return item, "failed", error_details(error)
-        return item, "succeeded", None
-
-    pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="intercom")
-    try:
-        futures = [pool.submit(one, item) for item in items]
-        for position, future in enumerate(as_completed(futures), start=1):
-            item, kind, error = future.result()
-            if kind == "succeeded":
-                report.succeeded(item)
-            elif kind == "not_found":
-                report.not_found(item)
-            else:
-                report.failed(item, error or {})
-            if position % PROGRESS_EVERY == 0 or position == len(items):
-                log.info("%s %d/%d %s (%s)", verb, position, len(items), noun, report.counts())
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def error_details(error: IntercomError) -> dict[str, Any]:
-    """
-    Describe a failed call as plain JSON for a report's ``failed`` list.
-
-    :param error: what the hook raised after its retries.
-    """
-    if isinstance(error, IntercomAPIError):
-        return error.to_dict()
-    if isinstance(error, IntercomTransportError):
-        return {"status": None, "code": "no_answer", "message": error.reason, "request_id": None}
-    return {"status": None, "code": type(error).__name__, "message": str(error), "request_id": None}
-
-
-class ItemReport:
-    """
-    Where each requested item ended: succeeded, not found, or failed (with the error).
-
-    Every item lands in exactly one list, and the lists keep input order whatever order the work
-    finished in.
-
-    :param items: the requested items, deduplicated, in input order.
-    """
-
-    def __init__(self, items: Sequence[str]) -> None:
-        self.items = list(items)
-        self._outcomes: dict[str, tuple[str, dict[str, Any] | None]] = {}
-
-    def succeeded(self, item: str) -> None:
-        """Record that the item was done (or, in a dry run, would be)."""
-        self._outcomes[item] = ("succeeded", None)
-
-    def not_found(self, item: str) -> None:
-        """Record that Intercom does not know the item."""
-        self._outcomes[item] = ("not_found", None)
-
-    def failed(self, item: str, error: dict[str, Any]) -> None:
-        """Record that the item's call failed after its retries, with the error as plain JSON."""
-        self._outcomes[item] = ("failed", error)
-
-    def outcome(self, item: str) -> tuple[str, dict[str, Any] | None] | None:
-        """Return ``(kind, error)``, kind being succeeded, not_found or failed; None if not recorded."""
-        return self._outcomes.get(item)
-
-    def counts(self) -> str:
-        """Return a short progress phrase such as ``3 not found, 1 failed``."""
-        kinds = [kind for kind, _ in self._outcomes.values()]
-        return f"{kinds.count('not_found')} not found, {kinds.count('failed')} failed"
-
-    @property
-    def done(self) -> int:
-        """Return how many items have an outcome."""
-        return len(self._outcomes)
-
-    def as_dict(self, tag: dict[str, Any] | None, *, dry_run: bool, **extra: Any) -> dict[str, Any]:
-        """
-        Return the report as plain JSON.
-
-        :param tag: the tag as ``{"type", "id", "name"}`` (id None when a dry run would create it).
-        :param dry_run: whether writes were skipped.
-        :param extra: more keys to include, e.g. how emails resolved.
-        """
-        missing = [item for item in self.items if item not in self._outcomes]
-        if missing:
-            raise RuntimeError(f"report has no outcome for {len(missing)} items, e.g. {missing[:3]}")
-        report: dict[str, Any] = {
-            "tag": tag,
-            "requested": len(self.items),
-            "succeeded": [item for item in self.items if self._outcomes[item][0] == "succeeded"],
-            "not_found": [item for item in self.items if self._outcomes[item][0] == "not_found"],
-            "failed": [
-                {"id": item, "error": self._outcomes[item][1]}
-                for item in self.items
-                if self._outcomes[item][0] == "failed"
-            ],
-            "dry_run": dry_run,
-        }
-        report.update(extra)
-        return report
