@@ -160,7 +160,7 @@ class IntercomPartialFailureError(IntercomReportedError):
 
 
 class IntercomSyncGuardError(IntercomReportedError):
-    """A sync was refused before any write: too many removals, or a desired set that resolved to too little."""
+    """A sync was refused before any write: too many removals, or a desired set that resolved to little."""
 
 
 ERRORS_BY_STATUS: dict[int, type[IntercomAPIError]] = {
