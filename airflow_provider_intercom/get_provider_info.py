@@ -24,7 +24,25 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "hooks": [
-            {"integration-name": "Intercom", "python-modules": ["airflow_provider_intercom.hooks.intercom"]}
+            {
+                "integration-name": "Intercom",
+                # The hook, and the modules it is built from.
+                "python-modules": [
+                    "airflow_provider_intercom.hooks.intercom",
+                    "airflow_provider_intercom.hooks.settings",
+                    "airflow_provider_intercom.hooks.form",
+                    "airflow_provider_intercom.hooks.transport",
+                    "airflow_provider_intercom.hooks.pacing",
+                    "airflow_provider_intercom.hooks.pages",
+                    "airflow_provider_intercom.hooks.bodies",
+                    "airflow_provider_intercom.hooks.matching",
+                    "airflow_provider_intercom.hooks.endpoints.base",
+                    "airflow_provider_intercom.hooks.endpoints.tags",
+                    "airflow_provider_intercom.hooks.endpoints.contacts",
+                    "airflow_provider_intercom.hooks.endpoints.companies",
+                    "airflow_provider_intercom.hooks.endpoints.conversations",
+                ],
+            }
         ],
         "operators": [
             {
