@@ -8,6 +8,23 @@ from typing import Any
 # The connection form is declared there, for the hook and for the provider info below.
 from airflow_provider_intercom._connection_form import CONN_FIELDS, UI_FIELD_BEHAVIOUR
 
+# The hook, and the modules it is built from.
+_HOOK_MODULES = [
+    "airflow_provider_intercom.hooks.intercom",
+    "airflow_provider_intercom.hooks.settings",
+    "airflow_provider_intercom.hooks.form",
+    "airflow_provider_intercom.hooks.transport",
+    "airflow_provider_intercom.hooks.pacing",
+    "airflow_provider_intercom.hooks.pages",
+    "airflow_provider_intercom.hooks.bodies",
+    "airflow_provider_intercom.hooks.matching",
+    "airflow_provider_intercom.hooks.endpoints.base",
+    "airflow_provider_intercom.hooks.endpoints.tags",
+    "airflow_provider_intercom.hooks.endpoints.contacts",
+    "airflow_provider_intercom.hooks.endpoints.companies",
+    "airflow_provider_intercom.hooks.endpoints.conversations",
+]
+
 
 def get_provider_info() -> dict[str, Any]:
     """Return the provider-info dict that the ``apache_airflow_provider`` entry point points at."""
@@ -23,27 +40,7 @@ def get_provider_info() -> dict[str, Any]:
                 "tags": ["service"],
             }
         ],
-        "hooks": [
-            {
-                "integration-name": "Intercom",
-                # The hook, and the modules it is built from.
-                "python-modules": [
-                    "airflow_provider_intercom.hooks.intercom",
-                    "airflow_provider_intercom.hooks.settings",
-                    "airflow_provider_intercom.hooks.form",
-                    "airflow_provider_intercom.hooks.transport",
-                    "airflow_provider_intercom.hooks.pacing",
-                    "airflow_provider_intercom.hooks.pages",
-                    "airflow_provider_intercom.hooks.bodies",
-                    "airflow_provider_intercom.hooks.matching",
-                    "airflow_provider_intercom.hooks.endpoints.base",
-                    "airflow_provider_intercom.hooks.endpoints.tags",
-                    "airflow_provider_intercom.hooks.endpoints.contacts",
-                    "airflow_provider_intercom.hooks.endpoints.companies",
-                    "airflow_provider_intercom.hooks.endpoints.conversations",
-                ],
-            }
-        ],
+        "hooks": [{"integration-name": "Intercom", "python-modules": list(_HOOK_MODULES)}],
         "operators": [
             {
                 "integration-name": "Intercom",
