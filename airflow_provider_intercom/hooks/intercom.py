@@ -174,6 +174,8 @@ class IntercomHook(TagEndpoints, ContactEndpoints, CompanyEndpoints, Conversatio
                 f"this connection uses api_version={version!r}"
             )
 
+    # -- the one request path ----------------------------------------------------------------------
+
     def _request(
         self,
         method: str,
