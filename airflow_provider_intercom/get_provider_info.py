@@ -1,36 +1,29 @@
-"""Provider metadata read by Airflow's provider discovery; it must import nothing."""
+"""Provider metadata read by Airflow's provider discovery; it must import nothing heavy."""
 
 from __future__ import annotations
 
 import copy
 from typing import Any
 
-# The hook takes its defaults from CONN_FIELDS; tests check its region URLs cover exactly _REGIONS.
-_REGIONS = ["us", "eu", "au"]
-_DEFAULT_API_VERSION = "2.11"
+# The connection form is declared there, for the hook and for the provider info below.
+from airflow_provider_intercom._connection_form import CONN_FIELDS, UI_FIELD_BEHAVIOUR
 
-# The connection form, declared once. Airflow 3 reads it from the provider info below; Airflow 2.11
-# reads the hook's get_connection_form_widgets() and get_ui_field_behaviour(), built from these.
-UI_FIELD_BEHAVIOUR: dict[str, Any] = {
-    "hidden-fields": ["login", "schema", "port"],
-    "relabeling": {"password": "Access token", "host": "Base URL (optional)"},
-    "placeholders": {
-        "host": "leave empty to use the region's URL, e.g. https://api.eu.intercom.io",
-        "password": "Intercom access token",
-    },
-}
-CONN_FIELDS: dict[str, Any] = {
-    "region": {
-        "label": "Region",
-        "description": "Where the workspace is hosted: us, eu or au.",
-        "schema": {"type": ["string", "null"], "enum": _REGIONS, "default": "us"},
-    },
-    "api_version": {
-        "label": "API version",
-        "description": "Sent as the Intercom-Version header: 2.0 to 2.16, or Preview.",
-        "schema": {"type": ["string", "null"], "default": _DEFAULT_API_VERSION},
-    },
-}
+# The hook, and the modules it is built from.
+_HOOK_MODULES = [
+    "airflow_provider_intercom.hooks.intercom",
+    "airflow_provider_intercom.hooks.settings",
+    "airflow_provider_intercom.hooks.form",
+    "airflow_provider_intercom.hooks.transport",
+    "airflow_provider_intercom.hooks.pacing",
+    "airflow_provider_intercom.hooks.pages",
+    "airflow_provider_intercom.hooks.bodies",
+    "airflow_provider_intercom.hooks.matching",
+    "airflow_provider_intercom.hooks.endpoints.base",
+    "airflow_provider_intercom.hooks.endpoints.tags",
+    "airflow_provider_intercom.hooks.endpoints.contacts",
+    "airflow_provider_intercom.hooks.endpoints.companies",
+    "airflow_provider_intercom.hooks.endpoints.conversations",
+]
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -47,9 +40,7 @@ def get_provider_info() -> dict[str, Any]:
                 "tags": ["service"],
             }
         ],
-        "hooks": [
-            {"integration-name": "Intercom", "python-modules": ["airflow_provider_intercom.hooks.intercom"]}
-        ],
+        "hooks": [{"integration-name": "Intercom", "python-modules": list(_HOOK_MODULES)}],
         "operators": [
             {
                 "integration-name": "Intercom",

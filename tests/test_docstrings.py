@@ -57,7 +57,7 @@ def _missing_params(doc: str, function: Any) -> list[str]:
 def test_the_walk_finds_the_public_api():
     labels = {label for label, _, _ in _documented_callables()}
     # If the walk silently found nothing, the check below would pass vacuously.
-    assert "airflow_provider_intercom.hooks.intercom.IntercomHook.tag_users" in labels
+    assert "airflow_provider_intercom.hooks.endpoints.tags.TagEndpoints.tag_users" in labels
     assert "airflow_provider_intercom.operators.contacts.TagContactsOperator" in labels
     assert "airflow_provider_intercom.sandbox.models.Contact" in labels
     assert len(labels) > 150

@@ -77,6 +77,37 @@ def test_host_without_scheme_gets_https_and_port(monkeypatch):
     assert IntercomHook().settings.base_url == "https://proxy.internal:8443"
 
 
+@pytest.mark.parametrize(
+    ("host", "port", "url"),
+    [
+        ("http://[::1]", 8111, "http://[::1]:8111"),  # IPv6 loopback: the connection's port applies
+        ("[::1]:8111", None, "https://[::1]:8111"),
+        ("http://[::1]:8111/", 9999, "http://[::1]:8111"),  # the host's own port wins over conn.port
+        ("http://127.0.0.1:8111", 9999, "http://127.0.0.1:8111"),
+        ("https://proxy.internal/intercom", 8443, "https://proxy.internal:8443/intercom"),
+    ],
+)
+def test_host_port_and_ipv6(monkeypatch, host, port, url):
+    set_connection(monkeypatch, host=host, port=port)
+    assert IntercomHook().settings.base_url == url
+
+
+@pytest.mark.parametrize(
+    ("host", "pattern"),
+    [
+        (
+            "ftp://files.example.com",
+            r"must be an http:// or https:// URL \(or empty, to use the region's URL\)",
+        ),
+        ("proxy.internal:port", r"is not a valid URL"),
+    ],
+)
+def test_unusable_host_is_refused_before_any_request(monkeypatch, host, pattern):
+    set_connection(monkeypatch, host=host)
+    with pytest.raises(IntercomConfigurationError, match=pattern):
+        _ = IntercomHook().settings
+
+
 def test_sandbox_fixture_connection_points_at_sandbox(intercom_sandbox):
     assert IntercomHook().settings.base_url == intercom_sandbox.url
 

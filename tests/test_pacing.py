@@ -167,3 +167,19 @@ def test_calls_in_flight_are_subtracted_from_the_servers_figure(pacer, clock):
     pacer.update(headers(remaining=45, reset=reset, limit=100))
     pacer.release()
     assert pacer.remaining == 43
+
+
+def test_slot_releases_its_call_when_the_block_raises(pacer, clock):
+    reset = clock.now + 5
+    pacer.update(headers(remaining=5, reset=reset, limit=100))
+
+    def failed_call() -> None:
+        with pacer.slot():
+            raise ConnectionError("the call failed")
+
+    with pytest.raises(ConnectionError):
+        failed_call()
+    # Released: the next call takes its spaced slot instead of waiting until the reset for the
+    # answer of a call that is already over (see test_near_the_end_one_call_at_a_time).
+    assert pacer.acquire() > 0.0
+    assert clock.now < reset

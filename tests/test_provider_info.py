@@ -97,3 +97,15 @@ def test_declared_modules_import():
     assert modules
     for module in modules:
         importlib.import_module(module)
+
+
+def test_every_hooks_module_is_declared():
+    import pkgutil
+
+    import airflow_provider_intercom.hooks as hooks
+
+    found = {
+        info.name for info in pkgutil.walk_packages(hooks.__path__, f"{hooks.__name__}.") if not info.ispkg
+    }
+    (entry,) = get_provider_info()["hooks"]
+    assert set(entry["python-modules"]) == found

@@ -5,7 +5,8 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 
 
 class RateLimitPacer:
@@ -87,6 +88,20 @@ class RateLimitPacer:
                 return waited + max(spacing, 0.0)
             self._sleep(delay)
             waited += delay
+
+    @contextmanager
+    def slot(self) -> Iterator[float]:
+        """
+        Hold one call for the ``with`` block: :meth:`acquire` on entry, :meth:`release` on exit.
+
+        The release happens however the block ends, so a failed call never keeps its reservation.
+        The block receives the seconds :meth:`acquire` waited.
+        """
+        waited = self.acquire()
+        try:
+            yield waited
+        finally:
+            self.release()
 
     def _reserve(self) -> None:
         if self.remaining is not None:

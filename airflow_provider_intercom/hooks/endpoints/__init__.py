@@ -1,0 +1,1 @@
+"""The hook's endpoint methods, one group per Intercom resource; the hook mixes them all in."""
