@@ -20,9 +20,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from airflow_provider_intercom.sandbox.faults import RANDOM_FAULT_KINDS, RANDOM_FAULT_MIX, parse_fault_kinds
+from airflow_provider_intercom.sandbox.app import IntercomSandbox
+from airflow_provider_intercom.sandbox.faults import (
+    DEFAULT_LATE_MS,
+    RANDOM_FAULT_KINDS,
+    RANDOM_FAULT_MIX,
+    parse_fault_kinds,
+)
 from airflow_provider_intercom.sandbox.ratelimit import DEFAULT_LIMIT, DEFAULT_WINDOW_SECONDS
-from airflow_provider_intercom.sandbox.server import DEFAULT_LATE_MS, IntercomSandbox
 
 DEMO_SEED = Path(__file__).with_name("demo_seed.json")
 
