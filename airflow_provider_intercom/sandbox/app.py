@@ -19,7 +19,6 @@ from typing import Any
 
 from airflow_provider_intercom.sandbox.backend import IntercomBackend
 from airflow_provider_intercom.sandbox.faults import DEFAULT_LATE_MS, FaultInjector, FaultSpec
-from airflow_provider_intercom.sandbox.models import SandboxState
 from airflow_provider_intercom.sandbox.pipeline import RequestPipeline
 from airflow_provider_intercom.sandbox.ratelimit import (
     DEFAULT_LIMIT,
@@ -27,6 +26,7 @@ from airflow_provider_intercom.sandbox.ratelimit import (
     FixedWindowRateLimiter,
 )
 from airflow_provider_intercom.sandbox.server import SandboxHTTPServer
+from airflow_provider_intercom.sandbox.state import SandboxState
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ class IntercomSandbox:
 
         :return: The log.
         """
-        return self._state.request_log
+        return self._state.request_log.entries()
 
     def injected_429_reset_at(self) -> int:
         """

@@ -18,7 +18,6 @@ from airflow_provider_intercom.sandbox.errors import (
     ContactConflict,
     ContactMerged,
     ConversationNotFound,
-    ObjectTagNotFound,
     TagHasDependentObjects,
     TagNotFound,
     TicketNotFound,
@@ -28,11 +27,11 @@ from airflow_provider_intercom.sandbox.models import (
     Admin,
     Company,
     Contact,
-    SandboxState,
     Tag,
     Taggable,
     now_unix,
 )
+from airflow_provider_intercom.sandbox.state import SandboxState
 
 T = TypeVar("T")
 # A bulk-tagging item once looked up: the contact or company (None when unknown), and whether to untag.
@@ -63,25 +62,16 @@ class IntercomBackend:
 
     # -- lookups ---------------------------------------------------------------------------------------
 
-    def tag(self, tag_id: str) -> Tag:
+    def tag(self, tag_id: str, missing: type[ApiError] = TagNotFound) -> Tag:
         """
         Find a tag by id.
 
         :param tag_id: The tag id.
+        :param missing: The error of an unknown id: conversations and tickets raise ``ObjectTagNotFound``.
         :return: The tag.
-        :raises TagNotFound: If there is none.
+        :raises ApiError: ``missing``, if there is none.
         """
-        return _found(self.state.tags.get(tag_id), TagNotFound)
-
-    def object_tag(self, tag_id: str) -> Tag:
-        """
-        Find a tag by id for a conversation or ticket, which word a missing tag differently.
-
-        :param tag_id: The tag id.
-        :return: The tag.
-        :raises ObjectTagNotFound: If there is none.
-        """
-        return _found(self.state.tags.get(tag_id), ObjectTagNotFound)
+        return _found(self.state.tags.get(tag_id), missing)
 
     def live_contact(self, contact_id: str) -> Contact | None:
         """

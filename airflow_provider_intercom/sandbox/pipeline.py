@@ -183,7 +183,7 @@ class RequestPipeline:
     ) -> Outcome:
         reset_header = response.headers.get("X-RateLimit-Reset")
         # Logged before answering: a client reading the log right after its answer must find its request.
-        self.backend.state.log_request(
+        self.backend.state.request_log.append(
             {
                 "method": request.method,
                 "path": request.path,

@@ -10,7 +10,7 @@ from typing import Any
 
 from airflow_provider_intercom.sandbox import render
 from airflow_provider_intercom.sandbox.backend import IntercomBackend
-from airflow_provider_intercom.sandbox.errors import NotAJsonObject
+from airflow_provider_intercom.sandbox.errors import NotAJsonObject, ObjectTagNotFound
 from airflow_provider_intercom.sandbox.models import Admin, Taggable, now_unix
 from airflow_provider_intercom.sandbox.routes.params import object_body, required_id
 from airflow_provider_intercom.sandbox.routing import ApiRequest, ApiResponse, Router, ok
@@ -32,14 +32,14 @@ def _attach(backend: IntercomBackend, request: ApiRequest, item: Taggable) -> Ap
     body = _tagging_body(request)
     tag_id = required_id(body, "id")
     admin = _acting_admin(backend, body)
-    tag = backend.object_tag(tag_id)
+    tag = backend.tag(tag_id, ObjectTagNotFound)
     applied_at, applied_by = backend.attach_object_tag(item, tag, admin)
     return ok(render.tag_full(tag, applied_at, applied_by))
 
 
 def _detach(backend: IntercomBackend, request: ApiRequest, item: Taggable, tag_id: str) -> ApiResponse:
     admin = _acting_admin(backend, _tagging_body(request))
-    tag = backend.object_tag(tag_id)
+    tag = backend.tag(tag_id, ObjectTagNotFound)
     applied_at, applied_by = backend.detach_object_tag(item, tag, admin)
     return ok(render.tag_full(tag, applied_at or now_unix(), applied_by))
 
