@@ -12,15 +12,12 @@ from collections.abc import Iterator, Mapping
 from typing import Any, TypeVar
 
 from airflow_provider_intercom.sandbox.errors import (
-    AdminNotFound,
     ApiError,
     CompanyNotFound,
     ContactConflict,
     ContactMerged,
-    ConversationNotFound,
     TagHasDependentObjects,
     TagNotFound,
-    TicketNotFound,
     UserNotFound,
 )
 from airflow_provider_intercom.sandbox.models import (
@@ -71,7 +68,7 @@ class IntercomBackend:
         :return: The tag.
         :raises ApiError: ``missing``, if there is none.
         """
-        return _found(self.state.tags.get(tag_id), missing)
+        return find(self.state.tags, tag_id, missing)
 
     def live_contact(self, contact_id: str) -> Contact | None:
         """
@@ -96,17 +93,10 @@ class IntercomBackend:
         existing = self.state.contacts.get(contact_id)
         if report_merge and existing is not None and existing.merged_into is not None:
             raise ContactMerged(self.state.canonical_contact_id(contact_id))
-        return _found(self.live_contact(contact_id), UserNotFound)
-
-    def company(self, company_id: str) -> Company:
-        """
-        Find a company by Intercom's id (not the customer's ``company_id``).
-
-        :param company_id: Intercom's id of the company.
-        :return: The company.
-        :raises CompanyNotFound: If there is none.
-        """
-        return _found(self.state.companies.get(company_id), CompanyNotFound)
+        contact = self.live_contact(contact_id)
+        if contact is None:
+            raise UserNotFound()
+        return contact
 
     def find_company(self, *, intercom_id: str | None, company_id: str | None) -> Company | None:
         """
@@ -121,36 +111,6 @@ class IntercomBackend:
         if company_id is not None:
             return next((c for c in self.state.companies.values() if c.company_id == company_id), None)
         return None
-
-    def conversation(self, conversation_id: str) -> Taggable:
-        """
-        Find a conversation by id.
-
-        :param conversation_id: The conversation id.
-        :return: The conversation.
-        :raises ConversationNotFound: If there is none.
-        """
-        return _found(self.state.conversations.get(conversation_id), ConversationNotFound)
-
-    def ticket(self, ticket_id: str) -> Taggable:
-        """
-        Find a ticket by id.
-
-        :param ticket_id: The ticket id.
-        :return: The ticket.
-        :raises TicketNotFound: If there is none.
-        """
-        return _found(self.state.tickets.get(ticket_id), TicketNotFound)
-
-    def admin(self, admin_id: str) -> Admin:
-        """
-        Find an admin by id.
-
-        :param admin_id: The admin id.
-        :return: The admin.
-        :raises AdminNotFound: If there is none.
-        """
-        return _found(self.state.admins.get(admin_id), AdminNotFound)
 
     # -- tags ------------------------------------------------------------------------------------------
 
@@ -386,7 +346,17 @@ class IntercomBackend:
         return companies
 
 
-def _found(value: T | None, missing: type[ApiError]) -> T:
-    if value is None:
+def find(objects: Mapping[str, T], object_id: str, missing: type[ApiError]) -> T:
+    """
+    Find an object by id, or refuse the request with the error Intercom gives for that kind of object.
+
+    :param objects: The objects by id, e.g. ``state.tickets``.
+    :param object_id: The id asked for.
+    :param missing: The error of an unknown id, e.g. ``TicketNotFound``.
+    :return: The object.
+    :raises ApiError: ``missing``, if there is none.
+    """
+    found = objects.get(object_id)
+    if found is None:
         raise missing()
-    return value
+    return found

@@ -90,6 +90,8 @@ def contact_fields(record: Mapping[str, Any], timestamp: int) -> dict[str, Any]:
     """
     Read a contact record's fields, but for ``id``, ``tags`` and ``merged_into``.
 
+    A contact without a role is a user.
+
     :param record: The record.
     :param timestamp: The creation and update time when the record gives none.
     :return: Keyword arguments of :class:`~airflow_provider_intercom.sandbox.models.Contact`.
@@ -102,8 +104,7 @@ def contact_fields(record: Mapping[str, Any], timestamp: int) -> dict[str, Any]:
         },
         "unsubscribed_from_emails": bool(record.get("unsubscribed_from_emails") or False),
         "custom_attributes": dict(record.get("custom_attributes") or {}),
-        "created_at": int(record.get("created_at") or timestamp),
-        "updated_at": int(record.get("updated_at") or timestamp),
+        **_timestamps(record, timestamp),
         "signed_up_at": record.get("signed_up_at"),
         "last_seen_at": record.get("last_seen_at"),
     }
@@ -112,6 +113,8 @@ def contact_fields(record: Mapping[str, Any], timestamp: int) -> dict[str, Any]:
 def company_fields(record: Mapping[str, Any], timestamp: int) -> dict[str, Any]:
     """
     Read a company record's fields, but for ``id``, ``company_id`` and ``tags``.
+
+    Counts default to 0, and custom attribute values are kept as strings, as the schemas type them.
 
     :param record: The record.
     :param timestamp: The creation and update time when the record gives none.
@@ -122,8 +125,12 @@ def company_fields(record: Mapping[str, Any], timestamp: int) -> dict[str, Any]:
         "size": record.get("size"),
         **{key: int(record.get(key) or 0) for key in ("monthly_spend", "session_count", "user_count")},
         "custom_attributes": {str(k): str(v) for k, v in (record.get("custom_attributes") or {}).items()},
-        "created_at": int(record.get("created_at") or timestamp),
-        "updated_at": int(record.get("updated_at") or timestamp),
+        **_timestamps(record, timestamp),
         "remote_created_at": record.get("remote_created_at"),
         "last_request_at": record.get("last_request_at"),
     }
+
+
+def _timestamps(record: Mapping[str, Any], timestamp: int) -> dict[str, int]:
+    # A record that gives neither was created, and last changed, at ``timestamp``.
+    return {key: int(record.get(key) or timestamp) for key in ("created_at", "updated_at")}

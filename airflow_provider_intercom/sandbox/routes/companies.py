@@ -6,8 +6,8 @@ import math
 from typing import Any
 
 from airflow_provider_intercom.sandbox import render
-from airflow_provider_intercom.sandbox.backend import IntercomBackend
-from airflow_provider_intercom.sandbox.errors import BadRequest, ParameterInvalid
+from airflow_provider_intercom.sandbox.backend import IntercomBackend, find
+from airflow_provider_intercom.sandbox.errors import BadRequest, CompanyNotFound, ParameterInvalid
 from airflow_provider_intercom.sandbox.routes.params import check_type, object_body
 from airflow_provider_intercom.sandbox.routing import ApiRequest, ApiResponse, Router, ok
 
@@ -130,5 +130,5 @@ def retrieve_company_by_id(
     :param params: ``company_id``, Intercom's id of the company (not the customer's ``company_id``).
     :return: ``company``, or 404 ``company_not_found``.
     """
-    company = backend.company(params["company_id"])
+    company = find(backend.state.companies, params["company_id"], CompanyNotFound)
     return ok(render.company(backend.state, company, request.version))

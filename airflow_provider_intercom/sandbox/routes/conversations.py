@@ -9,8 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_intercom.sandbox import render
-from airflow_provider_intercom.sandbox.backend import IntercomBackend
-from airflow_provider_intercom.sandbox.errors import NotAJsonObject, ObjectTagNotFound
+from airflow_provider_intercom.sandbox.backend import IntercomBackend, find
+from airflow_provider_intercom.sandbox.errors import (
+    AdminNotFound,
+    ConversationNotFound,
+    NotAJsonObject,
+    ObjectTagNotFound,
+    TicketNotFound,
+)
 from airflow_provider_intercom.sandbox.models import Admin, Taggable, now_unix
 from airflow_provider_intercom.sandbox.routes.params import object_body, required_id
 from airflow_provider_intercom.sandbox.routing import ApiRequest, ApiResponse, Router, ok
@@ -25,7 +31,7 @@ def _tagging_body(request: ApiRequest) -> dict[str, Any]:
 
 def _acting_admin(backend: IntercomBackend, body: dict[str, Any]) -> Admin:
     # The body's admin_id (required) names who tags or untags.
-    return backend.admin(required_id(body, "admin_id"))
+    return find(backend.state.admins, required_id(body, "admin_id"), AdminNotFound)
 
 
 def _attach(backend: IntercomBackend, request: ApiRequest, item: Taggable) -> ApiResponse:
@@ -57,7 +63,9 @@ def attach_conversation_tag(
     :return: ``tag`` applied by that admin; 404 ``not_found`` (conversation), ``admin_not_found`` or
         ``tag_not_found``; 400 ``parameter_not_found`` when ``id`` or ``admin_id`` is missing.
     """
-    return _attach(backend, request, backend.conversation(params["conversation_id"]))
+    return _attach(
+        backend, request, find(backend.state.conversations, params["conversation_id"], ConversationNotFound)
+    )
 
 
 @router.route("DELETE", "/conversations/{conversation_id}/tags/{tag_id}")
@@ -73,7 +81,12 @@ def detach_conversation_tag(
     :return: ``tag``; 404 ``not_found`` (conversation), ``admin_not_found`` or ``tag_not_found``; 400
         ``parameter_not_found`` without ``admin_id``.
     """
-    return _detach(backend, request, backend.conversation(params["conversation_id"]), params["tag_id"])
+    return _detach(
+        backend,
+        request,
+        find(backend.state.conversations, params["conversation_id"], ConversationNotFound),
+        params["tag_id"],
+    )
 
 
 @router.route("POST", "/tickets/{ticket_id}/tags", since=(2, 10))
@@ -87,7 +100,8 @@ def attach_ticket_tag(backend: IntercomBackend, request: ApiRequest, params: dic
     :return: ``tag``; 404 ``ticket_not_found``, ``admin_not_found`` or ``tag_not_found``; 400
         ``parameter_not_found`` when ``id`` or ``admin_id`` is missing.
     """
-    return _attach(backend, request, backend.ticket(params["ticket_id"]))
+    ticket = find(backend.state.tickets, params["ticket_id"], TicketNotFound)
+    return _attach(backend, request, ticket)
 
 
 @router.route("DELETE", "/tickets/{ticket_id}/tags/{tag_id}", since=(2, 10))
@@ -101,4 +115,6 @@ def detach_ticket_tag(backend: IntercomBackend, request: ApiRequest, params: dic
     :return: ``tag``; 404 ``ticket_not_found``, ``admin_not_found`` or ``tag_not_found``; 400
         ``parameter_not_found`` without ``admin_id``.
     """
-    return _detach(backend, request, backend.ticket(params["ticket_id"]), params["tag_id"])
+    return _detach(
+        backend, request, find(backend.state.tickets, params["ticket_id"], TicketNotFound), params["tag_id"]
+    )
