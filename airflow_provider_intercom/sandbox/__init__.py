@@ -7,6 +7,6 @@ Start one with ``IntercomSandbox().start()``, ``python -m airflow_provider_inter
 
 from __future__ import annotations
 
-from airflow_provider_intercom.sandbox.server import IntercomSandbox
+from airflow_provider_intercom.sandbox.app import IntercomSandbox
 
 __all__ = ["IntercomSandbox"]

@@ -20,11 +20,31 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from airflow_provider_intercom.sandbox.faults import RANDOM_FAULT_KINDS, RANDOM_FAULT_MIX, parse_fault_kinds
+from airflow_provider_intercom.sandbox.app import IntercomSandbox
+from airflow_provider_intercom.sandbox.faults import (
+    DEFAULT_LATE_MS,
+    RANDOM_FAULT_KINDS,
+    RANDOM_FAULT_MIX,
+    parse_fault_kinds,
+)
 from airflow_provider_intercom.sandbox.ratelimit import DEFAULT_LIMIT, DEFAULT_WINDOW_SECONDS
-from airflow_provider_intercom.sandbox.server import DEFAULT_LATE_MS, IntercomSandbox
 
 DEMO_SEED = Path(__file__).with_name("demo_seed.json")
+# The options passed to IntercomSandbox under their own name (--fault-429-reset is renamed).
+SANDBOX_OPTIONS = (
+    "host",
+    "port",
+    "token",
+    "seed",
+    "rate_limit",
+    "window_seconds",
+    "latency_ms",
+    "fault_rate",
+    "fault_seed",
+    "fault_kinds",
+    "late_ms",
+    "verbose",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,6 +70,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--window-seconds", type=int, default=DEFAULT_WINDOW_SECONDS, help="rate-limit window"
     )
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay added to every response")
+    _add_fault_options(parser)
+    parser.add_argument("--verbose", action="store_true", help="write the access log to stderr")
+    parser.add_argument(
+        "command",
+        nargs=argparse.REMAINDER,
+        help="after --: a command to run with AIRFLOW_CONN_INTERCOM_DEFAULT pointing at the sandbox; "
+        "the sandbox stops when it exits, with its exit status",
+    )
+    return parser
+
+
+def _add_fault_options(parser: argparse.ArgumentParser) -> None:
+    # The random faults, and how late and 429 faults answer.
     parser.add_argument(
         "--fault-rate", type=float, default=0.0, help="fraction of requests given a random fault"
     )
@@ -76,14 +109,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="X-RateLimit-Reset of injected 429s: seconds ahead, or 'window' for the end of the current "
         "rate-limit window (default: %(default)s)",
     )
-    parser.add_argument("--verbose", action="store_true", help="write the access log to stderr")
-    parser.add_argument(
-        "command",
-        nargs=argparse.REMAINDER,
-        help="after --: a command to run with AIRFLOW_CONN_INTERCOM_DEFAULT pointing at the sandbox; "
-        "the sandbox stops when it exits, with its exit status",
-    )
-    return parser
 
 
 def _seed_path(value: str) -> Path:
@@ -131,21 +156,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     :return: The exit status.
     """
     options = build_parser().parse_args(argv)
-    sandbox = IntercomSandbox(
-        host=options.host,
-        port=options.port,
-        token=options.token,
-        seed=options.seed,
-        rate_limit=options.rate_limit,
-        window_seconds=options.window_seconds,
-        latency_ms=options.latency_ms,
-        fault_rate=options.fault_rate,
-        fault_seed=options.fault_seed,
-        fault_kinds=options.fault_kinds,
-        late_ms=options.late_ms,
-        injected_429_reset_seconds=options.fault_429_reset,
-        verbose=options.verbose,
-    )
+    settings = {name: getattr(options, name) for name in SANDBOX_OPTIONS}
+    sandbox = IntercomSandbox(**settings, injected_429_reset_seconds=options.fault_429_reset)
     stop_requested = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:

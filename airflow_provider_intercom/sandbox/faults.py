@@ -30,6 +30,8 @@ RANDOM_FAULT_KINDS = (*SIMPLE_FAULTS, *LATE_FAULTS)
 RANDOM_FAULT_MIX = ("429", "500", "502", "503", "drop", "late", "late_drop", "empty200")
 
 FaultSpec = str | tuple[str, float]
+# How long ``late`` and ``late_drop`` hold the answer after the request took effect, unless told otherwise.
+DEFAULT_LATE_MS = 3000.0
 
 
 @dataclass(frozen=True)

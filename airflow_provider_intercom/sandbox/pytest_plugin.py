@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from airflow_provider_intercom.sandbox.server import IntercomSandbox
+    from airflow_provider_intercom.sandbox.app import IntercomSandbox
 
 SANDBOX_TOKEN = "sandbox-test-token"
 CONNECTION_ENV_VAR = "AIRFLOW_CONN_INTERCOM_DEFAULT"
@@ -31,7 +31,7 @@ def intercom_sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[IntercomSandbo
     :param monkeypatch: Pytest's monkeypatch fixture, which undoes the environment change.
     :return: The running sandbox (yielded); stopped after the test.
     """
-    from airflow_provider_intercom.sandbox.server import IntercomSandbox
+    from airflow_provider_intercom.sandbox.app import IntercomSandbox
 
     sandbox = IntercomSandbox(port=0, token=SANDBOX_TOKEN)
     sandbox.start()

@@ -12,7 +12,8 @@ import uuid
 import zlib
 from typing import Any
 
-from airflow_provider_intercom.sandbox.models import Admin, Company, Contact, SandboxState, Tag
+from airflow_provider_intercom.sandbox.models import Admin, Company, Contact, Tag
+from airflow_provider_intercom.sandbox.state import SandboxState
 
 DEFAULT_VERSION = "2.11"
 PREVIEW_VERSION = "Preview"
@@ -71,17 +72,6 @@ def tag_basic(tag: Tag) -> dict[str, Any]:
     :return: ``{type, id, name}``.
     """
     return {"type": "tag", "id": tag.id, "name": tag.name}
-
-
-def contact_merged_body(request_id: str) -> dict[str, Any]:
-    """
-    Build the 410 body 2.16 and Preview answer for a contact that was merged into another.
-
-    :param request_id: The request id to echo.
-    :return: The ``error.list`` body with code ``contact_merged``.
-    """
-    message = "This contact has been merged. See the 'Link' header for the canonical contact."
-    return error_body("contact_merged", message, request_id)
 
 
 def tag_full(tag: Tag, applied_at: int | None = None, applied_by: Admin | None = None) -> dict[str, Any]:
