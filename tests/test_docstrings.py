@@ -10,7 +10,7 @@ from typing import Any
 
 import airflow_provider_intercom
 
-# The CLI entry module runs on import; its options are documented by ``--help`` (tested in test_sandbox).
+# The CLI entry module runs on import; its options are documented by ``--help`` (tested in test_sandbox_cli).
 _NOT_IMPORTED = {"airflow_provider_intercom.sandbox.__main__"}
 
 
