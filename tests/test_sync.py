@@ -8,36 +8,9 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_intercom.exceptions import IntercomSyncGuardError
 from airflow_provider_intercom.hooks.intercom import IntercomHook
 from airflow_provider_intercom.operators.sync import SyncCompanyTagOperator, SyncContactTagOperator
-from tests.airflow_runs import RecordingTaskInstance
-
-VERSIONS = ["2.11", "2.16"]
-
-
-def run(operator_class, **kwargs: Any) -> tuple[dict[str, Any], RecordingTaskInstance]:
-    ti = RecordingTaskInstance()
-    return operator_class(task_id="sync", **kwargs).execute({"ti": ti}), ti
-
-
-def writes(sandbox) -> list[dict[str, Any]]:
-    return [
-        entry
-        for entry in sandbox.requests
-        if entry["method"] in {"POST", "PUT", "DELETE"} and entry["path"] != "/contacts/search"
-    ]
-
-
-def carrying(sandbox, tag_name: str) -> set[str]:
-    tag = sandbox.state.find_tag_by_name(tag_name)
-    return {contact.id for contact in sandbox.state.live_contacts() if tag and tag.id in contact.tags}
-
-
-def assert_accounted(report: dict[str, Any]) -> None:
-    """Every desired item is added, unchanged, not found or failed; every extra member removed or failed."""
-    settled = len(report["added"]) + report["unchanged"] + len(report["not_found"]) + len(report["removed"])
-    assert settled + len(report["failed"]) == report["desired"] + report["plan"]["remove"]
+from tests.sync_helpers import VERSIONS, assert_accounted, carrying, refused, run, writes
 
 
 @pytest.fixture
@@ -101,33 +74,37 @@ def test_guard_refuses_too_many_removals_and_keeps_the_plan(intercom_sandbox):
     state = intercom_sandbox.state
     tag = state.add_tag("vip")
     ids = [state.add_contact(email=f"v{n}@example.com", tags=[tag.id]).id for n in range(200)]
-    ti = RecordingTaskInstance()
-    operator = SyncContactTagOperator(
-        task_id="sync", tag_name="vip", contact_ids=ids[:50], max_removal_ratio=1.0
+    _, plan = refused(
+        SyncContactTagOperator,
+        match=r"remove the tag from 150 members, more than max_removals=100",
+        tag_name="vip",
+        contact_ids=ids[:50],
+        max_removal_ratio=1.0,
     )
-    with pytest.raises(
-        IntercomSyncGuardError, match=r"remove the tag from 150 members, more than max_removals=100"
-    ):
-        operator.execute({"ti": ti})
     assert writes(intercom_sandbox) == []
-    assert ti.pushed["return_value"]["plan"] == {"add": 0, "remove": 150}
+    assert plan["plan"] == {"add": 0, "remove": 150}
     assert len(carrying(intercom_sandbox, "vip")) == 200
 
 
 def test_guard_refuses_a_removal_ratio(intercom_sandbox, members):
-    with pytest.raises(
-        IntercomSyncGuardError, match=r"2 of 3 members \(67%\), more than max_removal_ratio=0.2"
-    ):
-        run(SyncContactTagOperator, tag_name="churn-risk", contact_ids=[members[0]])
+    refused(
+        SyncContactTagOperator,
+        match=r"2 of 3 members \(67%\), more than max_removal_ratio=0.2",
+        tag_name="churn-risk",
+        contact_ids=[members[0]],
+    )
     assert writes(intercom_sandbox) == []
 
 
 def test_guard_refuses_an_empty_desired_set(intercom_sandbox, members):
-    ti = RecordingTaskInstance()
-    with pytest.raises(IntercomSyncGuardError, match="desired set is empty.*allow_empty=True"):
-        SyncContactTagOperator(task_id="sync", tag_name="churn-risk", contact_ids=[]).execute({"ti": ti})
+    _, plan = refused(
+        SyncContactTagOperator,
+        match="desired set is empty.*allow_empty=True",
+        tag_name="churn-risk",
+        contact_ids=[],
+    )
     assert writes(intercom_sandbox) == []
-    assert ti.pushed["return_value"]["plan"] == {"add": 0, "remove": 3}
+    assert plan["plan"] == {"add": 0, "remove": 3}
     report, _ = run(
         SyncContactTagOperator, tag_name="churn-risk", contact_ids=[], allow_empty=True, max_removal_ratio=1.0
     )
