@@ -168,23 +168,21 @@ def test_emails_and_external_ids_resolve(intercom_sandbox):
     }
 
 
-def test_dry_run_writes_nothing(intercom_sandbox):
-    ids = add_contacts(intercom_sandbox, 3)
-    report, _ = run(
-        task(
-            TagContactsOperator,
-            tag_name="new-tag",
-            contact_ids=ids,
-            emails=["person0@example.com"],
-            dry_run=True,
-        )
-    )
+def dry_run(sandbox, operator_class, **kwargs: Any) -> dict[str, Any]:
+    """Dry-run tagging with a tag that does not exist yet; check that it wrote nothing; return the report."""
+    report, _ = run(task(operator_class, tag_name="new-tag", dry_run=True, **kwargs))
     assert_accounted(report)
     assert report["dry_run"] is True
     assert report["tag"] == {"type": "tag", "id": None, "name": "new-tag"}
+    assert writes(sandbox) == []
+    assert sandbox.state.find_tag_by_name("new-tag") is None
+    return report
+
+
+def test_dry_run_writes_nothing(intercom_sandbox):
+    ids = add_contacts(intercom_sandbox, 3)
+    report = dry_run(intercom_sandbox, TagContactsOperator, contact_ids=ids, emails=["person0@example.com"])
     assert report["succeeded"] == [*ids, "person0@example.com"]
-    assert writes(intercom_sandbox) == []
-    assert intercom_sandbox.state.find_tag_by_name("new-tag") is None
 
 
 def test_dry_run_from_a_rendered_template_string(intercom_sandbox):
@@ -418,20 +416,15 @@ def test_untag_companies_never_creates_the_tag(intercom_sandbox):
 
 def test_companies_dry_run_looks_up_and_writes_nothing(intercom_sandbox):
     companies = add_companies(intercom_sandbox, 2)
-    report, _ = run(
-        task(
-            TagCompaniesOperator,
-            tag_name="enterprise",
-            company_ids=[companies[0][0]],
-            company_external_ids=["ext-1", "ext-404"],
-            dry_run=True,
-            max_failed_ratio=0.5,
-        )
+    report = dry_run(
+        intercom_sandbox,
+        TagCompaniesOperator,
+        company_ids=[companies[0][0]],
+        company_external_ids=["ext-1", "ext-404"],
+        max_failed_ratio=0.5,
     )
-    assert_accounted(report)
     assert report["succeeded"] == [companies[0][0], "ext-1"]
     assert report["not_found"] == ["ext-404"]
-    assert writes(intercom_sandbox) == []
 
 
 @pytest.mark.parametrize(
