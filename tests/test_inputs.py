@@ -51,6 +51,11 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
+def run_on_column(operator_class, path: Path, id_key: str, field: str, **kwargs: Any) -> dict[str, Any]:
+    """Run an operator on the ``id_key`` column of a file's rows, read in as its ``field`` argument."""
+    return run(operator_class, ids_file=str(path), id_key=id_key, ids_file_field=field, **kwargs)
+
+
 # -- the operators on the sandbox ----------------------------------------------------------------------------
 
 
@@ -83,13 +88,7 @@ def test_csv_file_of_emails(intercom_sandbox, tmp_path):
     contacts = add_contacts(intercom_sandbox, 3)
     lines = ["email,plan,note", *(f'{c.email},pro,"says ""hi"", twice"' for c in contacts), "", ""]
     path = write(tmp_path / "churn.csv", "\n".join(lines))
-    report = run(
-        TagContactsOperator,
-        tag_name="churn-risk",
-        ids_file=str(path),
-        id_key="email",
-        ids_file_field="emails",
-    )
+    report = run_on_column(TagContactsOperator, path, "email", "emails", tag_name="churn-risk")
     assert report["succeeded"] == [contact.email for contact in contacts]
 
 
@@ -109,13 +108,7 @@ def test_json_lines_file_of_company_ids(intercom_sandbox, tmp_path):
     ]
     lines = [json.dumps({"company_id": company.company_id, "mrr": 10}) for company in companies]
     path = write(tmp_path / "trials.ndjson", "\n".join(lines) + "\n")
-    report = run(
-        TagCompaniesOperator,
-        tag_name="trial",
-        ids_file=str(path),
-        id_key="company_id",
-        ids_file_field="company_external_ids",
-    )
+    report = run_on_column(TagCompaniesOperator, path, "company_id", "company_external_ids", tag_name="trial")
     assert report["succeeded"] == [company.company_id for company in companies]
     tag = intercom_sandbox.state.find_tag_by_name("trial")
     assert all(tag.id in intercom_sandbox.state.companies[company.id].tags for company in companies)
