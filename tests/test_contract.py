@@ -135,6 +135,27 @@ SEEDED_TAG_ID = "7522907"
 SEEDED_ADMIN_ID = "780"
 SEEDED_COMPANY_ID = "531ee472cce572a6ec000006"
 SEEDED_CONVERSATION_ID = SEEDED_TICKET_ID = "64619700005694"
+
+
+def _admin_tagging_targets(kind: str, object_id: str) -> dict[str, list[dict[str, Any]]]:
+    """The seeded targets of attaching and detaching a tag on a conversation or ticket, done by an admin."""
+    path_parameter = f"{kind.lower()}_id"
+    return {
+        f"attachTagTo{kind}": [
+            {
+                "path_parameters": {path_parameter: object_id},
+                "body": {"id": SEEDED_TAG_ID, "admin_id": SEEDED_ADMIN_ID},
+            }
+        ],
+        f"detachTagFrom{kind}": [
+            {
+                "path_parameters": {path_parameter: object_id, "tag_id": SEEDED_TAG_ID},
+                "body": {"admin_id": SEEDED_ADMIN_ID},
+            }
+        ],
+    }
+
+
 # Besides fully generated requests (mostly unknown ids), positive runs also aim at seeded objects so the
 # success paths are checked against the response schemas too. Each operation may have several targets.
 SEEDED_TARGETS: dict[str, list[dict[str, Any]]] = {
@@ -146,30 +167,8 @@ SEEDED_TARGETS: dict[str, list[dict[str, Any]]] = {
     "detachTagFromContact": [
         {"path_parameters": {"contact_id": SEEDED_CONTACT_ID, "tag_id": SEEDED_TAG_ID}},
     ],
-    "attachTagToConversation": [
-        {
-            "path_parameters": {"conversation_id": SEEDED_CONVERSATION_ID},
-            "body": {"id": SEEDED_TAG_ID, "admin_id": SEEDED_ADMIN_ID},
-        },
-    ],
-    "detachTagFromConversation": [
-        {
-            "path_parameters": {"conversation_id": SEEDED_CONVERSATION_ID, "tag_id": SEEDED_TAG_ID},
-            "body": {"admin_id": SEEDED_ADMIN_ID},
-        },
-    ],
-    "attachTagToTicket": [
-        {
-            "path_parameters": {"ticket_id": SEEDED_TICKET_ID},
-            "body": {"id": SEEDED_TAG_ID, "admin_id": SEEDED_ADMIN_ID},
-        },
-    ],
-    "detachTagFromTicket": [
-        {
-            "path_parameters": {"ticket_id": SEEDED_TICKET_ID, "tag_id": SEEDED_TAG_ID},
-            "body": {"admin_id": SEEDED_ADMIN_ID},
-        },
-    ],
+    **_admin_tagging_targets("Conversation", SEEDED_CONVERSATION_ID),
+    **_admin_tagging_targets("Ticket", SEEDED_TICKET_ID),
     # A merged contact: 404 up to 2.15, 410 with a Link header (declared) in 2.16.
     "ShowContact": [
         {"path_parameters": {"contact_id": SEEDED_CONTACT_ID}},
@@ -241,7 +240,9 @@ def _operations(path: Path) -> dict[str, Any]:
     return operations
 
 
-def _operation(version: str, operation_id: str) -> Any:
+@pytest.fixture
+def operation(version: str, operation_id: str) -> Any:
+    """The operation under test, as the spec of the version under test declares it."""
     operations = _operations(_spec_path(version))
     assert operation_id in operations, f"{operation_id} is not in the {version} spec"
     return operations[operation_id]
@@ -261,7 +262,8 @@ def http_session() -> Iterator[requests.Session]:
         yield session
 
 
-def _headers(version: str) -> dict[str, str]:
+@pytest.fixture
+def headers(version: str) -> dict[str, str]:
     # The spec lets Intercom-Version range over every version; pin it to the spec under test.
     return {"Authorization": f"Bearer {TOKEN}", "Intercom-Version": version}
 
@@ -287,13 +289,21 @@ def _run(strategy: Any, check: Any) -> None:
 ORDERED_OPERATION_IDS = sorted(OPERATION_IDS, key=lambda operation_id: operation_id == "deleteTag")
 
 
-@pytest.mark.parametrize("operation_id", ORDERED_OPERATION_IDS)
-@pytest.mark.parametrize("version", ["2.11", "2.16"])
+def for_each_operation(test: Any) -> Any:
+    """Parametrize a test into one pass per version, each over every operation in that order."""
+    test = pytest.mark.parametrize("version", ["2.11", "2.16"])(test)
+    return pytest.mark.parametrize("operation_id", ORDERED_OPERATION_IDS)(test)
+
+
+@for_each_operation
 def test_responses_conform_to_spec(
-    version: str, operation_id: str, contract_sandbox: IntercomSandbox, http_session: requests.Session
+    version: str,
+    operation_id: str,
+    operation: Any,
+    headers: dict[str, str],
+    contract_sandbox: IntercomSandbox,
+    http_session: requests.Session,
 ) -> None:
-    operation = _operation(version, operation_id)
-    headers = _headers(version)
     strategy = operation.as_strategy(GenerationMode.POSITIVE)
     if operation_id in SEEDED_TARGETS:
         strategy = st.one_of(
@@ -333,13 +343,10 @@ def test_responses_conform_to_spec(
         assert 200 in statuses, f"the success path of {operation_id} was never reached: {statuses}"
 
 
-@pytest.mark.parametrize("operation_id", ORDERED_OPERATION_IDS)
-@pytest.mark.parametrize("version", ["2.11", "2.16"])
+@for_each_operation
 def test_invalid_input_never_breaks_the_server(
-    version: str, operation_id: str, contract_sandbox: IntercomSandbox, http_session: requests.Session
+    operation: Any, headers: dict[str, str], contract_sandbox: IntercomSandbox, http_session: requests.Session
 ) -> None:
-    operation = _operation(version, operation_id)
-    headers = _headers(version)
 
     def check(case: Any) -> None:
         # A dropped connection raises requests.ConnectionError here and fails the test.
