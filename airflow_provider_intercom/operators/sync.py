@@ -23,7 +23,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_intercom._validation import validate_batch_size, validate_workers
-from airflow_provider_intercom.hooks.intercom import IntercomHook
 from airflow_provider_intercom.operators.base import _TagTaskOperator, documents_shared_parameters
 from airflow_provider_intercom.operators.bulk import BulkWriter
 from airflow_provider_intercom.operators.companies import (
@@ -48,25 +47,12 @@ from airflow_provider_intercom.operators.sync_plan import (
     sync_summary,
     unresolved,
 )
+from airflow_provider_intercom.operators.tagging import existing_tag
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 __all__ = ["SyncCompanyTagOperator", "SyncContactTagOperator"]
-
-
-def existing_tag(hook: IntercomHook, tag_name: Any, tag_id: Any) -> dict[str, Any]:
-    """
-    Look a sync's tag up without creating it; its id is None while it does not exist.
-
-    :param hook: the task's hook.
-    :param tag_name: the tag's name, or None.
-    :param tag_id: the tag's id, or None.
-    """
-    if tag_id is not None:
-        return hook.find_tag(tag_id)
-    name = str(tag_name)
-    return hook.find_tag_by_name(name) or {"type": "tag", "id": None, "name": name}
 
 
 def _contact_outcome(contact_ids: list[str], members: set[str], adds: ItemReport) -> ItemOutcome | None:

@@ -32,13 +32,12 @@ from airflow_provider_intercom.operators.base import (
     CONNECTION_FIELDS,
     _IntercomOperator,
     documents_shared_parameters,
-    find_tag,
-    record_tag_link,
 )
 from airflow_provider_intercom.operators.companies import TagCompaniesOperator, UntagCompaniesOperator
 from airflow_provider_intercom.operators.contacts import TagContactsOperator, UntagContactsOperator
 from airflow_provider_intercom.operators.conversations import TagConversationsOperator, TagTicketsOperator
 from airflow_provider_intercom.operators.inputs import chunk_ids
+from airflow_provider_intercom.operators.tagging import find_tag, record_tag_link
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
