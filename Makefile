@@ -82,6 +82,20 @@ E2E_SCREENSHOT ?= build/e2e/connection-form.png
 e2e: e2e-browser $(VENV)/.e2e-installed
 	E2E_SCREENSHOT=$(abspath $(E2E_SCREENSHOT)) $(BIN)/pytest tests/e2e -m e2e $(PYTEST_ARGS)
 
+# The sql= tests start their own throwaway PostgreSQL (tests/postgres_server.py) from Debian's server
+# binaries, installed here when missing (as root, as in CI); without them those tests skip, saying why.
+# They never use the cluster that Debian's package may start: they run their own, on a free loopback port.
+.PHONY: postgres-server
+postgres-server:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then \
+		if [ "$$(id -u)" != 0 ]; then \
+			echo "The PostgreSQL tests will skip: no initdb found. Run 'sudo apt-get install postgresql'," \
+				"or make test as root." >&2; \
+		else \
+			apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; \
+		fi; \
+	fi
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -89,7 +103,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install
+pytest: install postgres-server
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
