@@ -3,13 +3,16 @@ CRM hygiene after a warehouse export: the provider's main job, as a DAG author w
 
 Two DAGs:
 
-* ``intercom_warehouse_export`` writes a small warehouse extract (a SQLite file): the emails the
-  churn model flags, the ``company_id`` of trials that converted, and the VIP segment. It then
-  updates an Asset.
-* ``intercom_crm_hygiene``, scheduled on that Asset, reads the extract, tags the churn-risk
-  contacts by email, removes "trial" from the converted companies, makes "vip" carry exactly the
-  warehouse's VIP segment, lists the tags, and waits until "churn-risk" carries every contact it
-  tagged.
+* ``intercom_warehouse_export`` writes a small warehouse extract into a database, through the
+  common-sql hook of the connection ``crm_warehouse``: the emails the churn model flags, the
+  ``company_id`` of trials that converted, and the VIP segment. It then updates an Asset.
+* ``intercom_crm_hygiene``, scheduled on that Asset, reads the extract itself with ``sql=`` (no
+  rows through XCom): it tags the churn-risk contacts by email, removes "trial" from the converted
+  companies, makes "vip" carry exactly the warehouse's VIP segment, lists the tags, and waits
+  until "churn-risk" carries every contact it tagged.
+
+``crm_warehouse`` is any database connection (Postgres, Snowflake, ...); without one, the example
+uses a SQLite file under ``$AIRFLOW_HOME/warehouse``.
 
 Run it against a real workspace with ``dry_run`` first: every writing task then plans and reports
 but writes nothing (``airflow dags test intercom_crm_hygiene -c '{"dry_run": true}'``).
@@ -17,13 +20,13 @@ but writes nothing (``airflow dags test intercom_crm_hygiene -c '{"dry_run": tru
 
 from __future__ import annotations
 
+import json
 import os
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pendulum
-from airflow.providers.common.compat.sdk import DAG, AirflowSkipException, Asset, Param, task
+from airflow.providers.common.compat.sdk import DAG, AirflowSkipException, Asset, BaseHook, Param, task
 
 from airflow_provider_intercom.operators.sync import SyncContactTagOperator
 from airflow_provider_intercom.operators.tags import (
@@ -33,7 +36,7 @@ from airflow_provider_intercom.operators.tags import (
 )
 from airflow_provider_intercom.sensors.tags import IntercomTagSensor
 
-# Where the "warehouse" extract lives; a real job would query the warehouse instead.
+# Where the example's "warehouse" lives when no crm_warehouse connection is defined: a SQLite file.
 EXPORT_PATH = Path(
     os.environ.get(
         "INTERCOM_EXAMPLE_EXPORT",
@@ -41,6 +44,10 @@ EXPORT_PATH = Path(
     )
 )
 CRM_EXPORT = Asset(f"file://{EXPORT_PATH}")
+WAREHOUSE_CONN_ID = "crm_warehouse"
+os.environ.setdefault(
+    f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}", json.dumps({"conn_type": "sqlite", "host": str(EXPORT_PATH)})
+)
 
 # What the warehouse says today (in a real job: SELECT ... FROM churn_scores / trials).
 CHURN_RISK_EMAILS = [
@@ -67,20 +74,17 @@ with DAG(
 
     @task(outlets=[CRM_EXPORT])
     def export_crm_segments() -> dict[str, int]:
-        """Write the extract the hygiene DAG reads; a fresh file each run."""
+        """Write the extract the hygiene DAG reads, through the connection's common-sql hook."""
         EXPORT_PATH.parent.mkdir(parents=True, exist_ok=True)
-        with sqlite3.connect(EXPORT_PATH) as db:
-            db.execute("DROP TABLE IF EXISTS churn_risk")
-            db.execute("DROP TABLE IF EXISTS converted_trials")
-            db.execute("DROP TABLE IF EXISTS vip_segment")
-            db.execute("CREATE TABLE churn_risk (email TEXT NOT NULL)")
-            db.execute("CREATE TABLE converted_trials (company_id TEXT NOT NULL)")
-            db.execute("CREATE TABLE vip_segment (email TEXT NOT NULL)")
-            db.executemany("INSERT INTO vip_segment VALUES (?)", [(email,) for email in VIP_SEGMENT_EMAILS])
-            db.executemany("INSERT INTO churn_risk VALUES (?)", [(email,) for email in CHURN_RISK_EMAILS])
-            db.executemany(
-                "INSERT INTO converted_trials VALUES (?)", [(cid,) for cid in CONVERTED_TRIAL_COMPANY_IDS]
-            )
+        warehouse = BaseHook.get_connection(WAREHOUSE_CONN_ID).get_hook()
+        tables = {
+            "churn_risk": ("email", CHURN_RISK_EMAILS),
+            "converted_trials": ("company_id", CONVERTED_TRIAL_COMPANY_IDS),
+            "vip_segment": ("email", VIP_SEGMENT_EMAILS),
+        }
+        for table, (column, values) in tables.items():
+            warehouse.run([f"DROP TABLE IF EXISTS {table}", f"CREATE TABLE {table} ({column} TEXT NOT NULL)"])
+            warehouse.insert_rows(table, [(value,) for value in values], target_fields=[column])
         return {
             "churn_risk": len(CHURN_RISK_EMAILS),
             "converted_trials": len(CONVERTED_TRIAL_COMPANY_IDS),
@@ -101,18 +105,6 @@ with DAG(
     doc_md=__doc__,
 ):
 
-    @task(multiple_outputs=True)
-    def read_extract() -> dict[str, Any]:
-        """Read the warehouse extract the export DAG wrote."""
-        with sqlite3.connect(EXPORT_PATH) as db:
-            emails = [row[0] for row in db.execute("SELECT email FROM churn_risk ORDER BY rowid")]
-            companies = [
-                row[0] for row in db.execute("SELECT company_id FROM converted_trials ORDER BY rowid")
-            ]
-            # Raw rows, as a SQL operator would push them: the operators read one-column rows as ids.
-            vip_rows = db.execute("SELECT email FROM vip_segment ORDER BY rowid").fetchall()
-        return {"churn_risk_emails": emails, "converted_company_ids": companies, "vip_rows": vip_rows}
-
     @task
     def contacts_to_wait_for(report: dict[str, Any]) -> int:
         """Count the contacts the tagging task tagged (an email may stand for a user and a lead)."""
@@ -121,24 +113,27 @@ with DAG(
         by_email = report.get("resolved", {}).get("emails", {})
         return len({cid for item in report["succeeded"] for cid in by_email.get(item, [item])})
 
-    extract = read_extract()
+    # Each task reads its query itself, streamed; the column's name says which id list it fills.
     tag_churn_risk = TagContactsOperator(
         task_id="tag_churn_risk",
         tag_name="churn-risk",
-        emails=extract["churn_risk_emails"],
+        sql="SELECT email FROM churn_risk",
+        sql_conn_id=WAREHOUSE_CONN_ID,
         dry_run="{{ params.dry_run }}",
         max_failed_ratio=0.25,  # people who left stay in the model for a while
     )
     untag_converted_trials = UntagCompaniesOperator(
         task_id="untag_converted_trials",
         tag_name="trial",
-        company_external_ids=extract["converted_company_ids"],
+        sql="SELECT company_id FROM converted_trials",
+        sql_conn_id=WAREHOUSE_CONN_ID,
         dry_run="{{ params.dry_run }}",
     )
     sync_vip_segment = SyncContactTagOperator(
         task_id="sync_vip_segment",
         tag_name="vip",
-        emails=extract["vip_rows"],
+        sql="SELECT email FROM vip_segment",
+        sql_conn_id=WAREHOUSE_CONN_ID,
         dry_run="{{ params.dry_run }}",
         max_removal_ratio=0.5,  # a small segment: one removal is already a large share
     )

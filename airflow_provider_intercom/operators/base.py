@@ -31,13 +31,14 @@ from airflow_provider_intercom.hooks.intercom import IntercomHook, tag_summary
 from airflow_provider_intercom.links.tags import IntercomTagLink
 from airflow_provider_intercom.operators.inputs import gather_ids
 from airflow_provider_intercom.operators.report import ItemReport
+from airflow_provider_intercom.operators.sql_source import add_sql_ids, sql_source
 from airflow_provider_intercom.operators.tagging import find_tag, record_tag_link
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 CONNECTION_FIELDS = ("intercom_conn_id", "api_version", "region")
-_INPUT_FIELDS = ("id_key", "ids_file")
+_INPUT_FIELDS = ("id_key", "ids_file", "sql", "sql_conn_id", "sql_parameters")
 
 # The parameters of every tag task, documented once and appended to each operator's docstring.
 TAG_TASK_PARAMS = """
@@ -57,6 +58,14 @@ TAG_TASK_PARAMS = """
         (a header row; ``id_key`` names the id column), ``.jsonl`` / ``.ndjson`` (one object, picked
         by ``id_key``, or one id per line) or any other name for plain text, one id per line.
     :param ids_file_field: the id list ``ids_file`` adds to; defaults to the operator's first.
+    :param sql: a query whose rows are more ids, read through the database connection ``sql_conn_id``
+        and streamed with ``fetchmany`` (templated; a ``.sql`` file is read as a template). Its one
+        column (or the column ``id_key`` names) decides the id list it fills: see the operator's
+        ``sql_columns``. NULL and empty values are skipped and counted in the report's ``sql``.
+    :param sql_conn_id: the Airflow connection of the database; its hook must be a common-sql
+        ``DbApiHook`` (Postgres, Snowflake, BigQuery, SQLite, ...).
+    :param sql_parameters: the query's parameters, passed to the driver (templated).
+    :param sql_id_field: the id list the query fills whatever its column is named, e.g. ``"emails"``.
 """
 CONNECTION_PARAMS = """
     :param intercom_conn_id: the Airflow connection to use (templated).
@@ -123,7 +132,9 @@ class _TagTaskOperator(BaseOperator):
     """
 
     operator_extra_links = (IntercomTagLink(),)
+    template_ext: Sequence[str] = (".sql",)
     id_fields: tuple[str, ...] = ()  # the id list arguments; ids_file feeds the first by default
+    sql_columns: dict[str, str] = {}  # a query's column name -> the id list its values fill
     noun = "items"
 
     def __init__(
@@ -137,6 +148,10 @@ class _TagTaskOperator(BaseOperator):
         id_key: str | None = None,
         ids_file: str | None = None,
         ids_file_field: str | None = None,
+        sql: str | None = None,
+        sql_conn_id: str | None = None,
+        sql_parameters: Any = None,
+        sql_id_field: str | None = None,
         intercom_conn_id: str = IntercomHook.default_conn_name,
         api_version: str | None = None,
         region: str | None = None,
@@ -145,6 +160,12 @@ class _TagTaskOperator(BaseOperator):
         super().__init__(**kwargs)
         self.tag_name, self.tag_id = tag_name, tag_id
         self.id_key, self.ids_file, self.ids_file_field = id_key, ids_file, ids_file_field
+        self.sql, self.sql_conn_id, self.sql_parameters, self.sql_id_field = (
+            sql,
+            sql_conn_id,
+            sql_parameters,
+            sql_id_field,
+        )
         # BaseOperator has a dry_run() method, so the flag is stored under another name.
         self.is_dry_run = dry_run
         self.max_failed_ratio, self.max_items = max_failed_ratio, max_items
@@ -162,11 +183,12 @@ class _TagTaskOperator(BaseOperator):
         :param context: The task context.
         """
         dry_run, max_failed_ratio = self._validated_options()
-        inputs = self._id_inputs()
+        inputs, source = self._read_inputs()
         self._check_inputs(inputs)
         self._check_arguments()
         _ = self.hook.settings  # resolves token, region and version now: a bad one fails before any request
         targets, extra = self._targets(inputs)
+        extra.update(source)
         writes = ItemReport(list(dict.fromkeys(target for parts in targets.values() for target in parts)))
         tag = find_tag(
             self.hook,
@@ -223,6 +245,29 @@ class _TagTaskOperator(BaseOperator):
         )
 
     def _id_inputs(self) -> dict[str, list[str]]:
+        """Read every id list argument, ``ids_file`` and ``sql`` into their lists; no Intercom request."""
+        return self._read_inputs()[0]
+
+    def _read_inputs(self) -> tuple[dict[str, list[str]], dict[str, Any]]:
+        """Read the id lists, then the query's ids; return them and the report's ``sql`` summary."""
+        inputs = self._argument_ids()
+        if self.sql is None:
+            return inputs, {}
+        source = sql_source(self.sql, self.sql_conn_id, self.sql_parameters)
+        summary = add_sql_ids(
+            inputs, source, id_key=self.id_key, id_field=self.sql_id_field, columns=self.sql_columns
+        )
+        self.log.info(
+            "Read %d rows from sql on %r: %d ids for %s, %d empty skipped",
+            source.rows,
+            source.conn_id,
+            len(inputs[summary["sql"]["field"]]),
+            summary["sql"]["field"],
+            source.skipped_empty,
+        )
+        return inputs, summary
+
+    def _argument_ids(self) -> dict[str, list[str]]:
         """Read every id list argument, with ``id_key``, and ``ids_file`` into its list; no request."""
         target = self.id_fields[0] if self.ids_file_field is None else self.ids_file_field
         if target not in self.id_fields:

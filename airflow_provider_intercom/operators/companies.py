@@ -21,7 +21,8 @@ from airflow_provider_intercom.operators.report import ItemReport
 
 COMPANY_ID_FIELDS = ("company_ids", "company_external_ids")
 COMPANY_TEMPLATE_FIELDS = tag_task_fields(*COMPANY_ID_FIELDS)
-COMPANY_RENDERERS = {field: "json" for field in COMPANY_ID_FIELDS}
+COMPANY_RENDERERS = {**{field: "json" for field in COMPANY_ID_FIELDS}, "sql": "sql"}
+COMPANY_SQL_COLUMNS = {"id": "company_ids", "company_id": "company_external_ids"}
 
 
 def keyed_companies(inputs: dict[str, list[str]]) -> dict[str, str]:
@@ -66,6 +67,7 @@ class TagCompaniesOperator(_TagTaskOperator):
     template_fields: Sequence[str] = COMPANY_TEMPLATE_FIELDS
     template_fields_renderers = COMPANY_RENDERERS
     id_fields = COMPANY_ID_FIELDS
+    sql_columns = COMPANY_SQL_COLUMNS
     noun = "companies"
     untag = False
 

@@ -21,7 +21,14 @@ from airflow_provider_intercom.operators.report import ItemReport
 
 CONTACT_ID_FIELDS = ("contact_ids", "emails", "external_ids")
 CONTACT_TEMPLATE_FIELDS = tag_task_fields(*CONTACT_ID_FIELDS)
-CONTACT_RENDERERS = {field: "json" for field in CONTACT_ID_FIELDS}
+CONTACT_RENDERERS = {**{field: "json" for field in CONTACT_ID_FIELDS}, "sql": "sql"}
+# A query's column name decides the list its values fill (sql_id_field overrides it).
+CONTACT_SQL_COLUMNS = {
+    "id": "contact_ids",
+    "contact_id": "contact_ids",
+    "email": "emails",
+    "external_id": "external_ids",
+}
 
 
 def resolve_contacts(
@@ -78,6 +85,7 @@ class TagContactsOperator(_TagTaskOperator):
     template_fields: Sequence[str] = CONTACT_TEMPLATE_FIELDS
     template_fields_renderers = CONTACT_RENDERERS
     id_fields = CONTACT_ID_FIELDS
+    sql_columns = CONTACT_SQL_COLUMNS
     noun = "contacts"
 
     def __init__(
@@ -126,6 +134,7 @@ class UntagContactsOperator(_TagTaskOperator):
     template_fields: Sequence[str] = CONTACT_TEMPLATE_FIELDS
     template_fields_renderers = CONTACT_RENDERERS
     id_fields = CONTACT_ID_FIELDS
+    sql_columns = CONTACT_SQL_COLUMNS
     noun = "contacts"
 
     def __init__(

@@ -35,6 +35,7 @@ class TagConversationsOperator(_TagTaskOperator):
 
     template_fields: Sequence[str] = tag_task_fields("conversation_ids", "admin_id")
     id_fields = ("conversation_ids",)
+    sql_columns = {"id": "conversation_ids", "conversation_id": "conversation_ids"}
     noun = "conversations"
 
     def __init__(
@@ -86,6 +87,7 @@ class TagTicketsOperator(TagConversationsOperator):
 
     template_fields: Sequence[str] = tag_task_fields("ticket_ids", "admin_id")
     id_fields = ("ticket_ids",)
+    sql_columns = {"id": "ticket_ids", "ticket_id": "ticket_ids"}
     noun = "tickets"
 
     def __init__(self, *, ticket_ids: Any = None, **kwargs: Any) -> None:

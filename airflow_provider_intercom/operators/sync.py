@@ -28,6 +28,7 @@ from airflow_provider_intercom.operators.bulk import BulkWriter
 from airflow_provider_intercom.operators.companies import (
     COMPANY_ID_FIELDS,
     COMPANY_RENDERERS,
+    COMPANY_SQL_COLUMNS,
     COMPANY_TEMPLATE_FIELDS,
     keyed_companies,
     look_up_company,
@@ -35,6 +36,7 @@ from airflow_provider_intercom.operators.companies import (
 from airflow_provider_intercom.operators.contacts import (
     CONTACT_ID_FIELDS,
     CONTACT_RENDERERS,
+    CONTACT_SQL_COLUMNS,
     CONTACT_TEMPLATE_FIELDS,
     resolve_contacts,
 )
@@ -108,6 +110,7 @@ class SyncContactTagOperator(_TagTaskOperator):
     template_fields: Sequence[str] = CONTACT_TEMPLATE_FIELDS
     template_fields_renderers = CONTACT_RENDERERS
     id_fields = CONTACT_ID_FIELDS
+    sql_columns = CONTACT_SQL_COLUMNS
 
     def __init__(
         self,
@@ -140,7 +143,7 @@ class SyncContactTagOperator(_TagTaskOperator):
         dry_run, max_failed_ratio = self._validated_options()
         guard = SyncGuard(self.max_removals, self.max_removal_ratio, self.allow_empty, max_failed_ratio)
         batch_size, max_workers = validate_batch_size(self.batch_size), validate_workers(self.max_workers)
-        inputs = self._id_inputs()
+        inputs, source = self._read_inputs()
         self._check_inputs(inputs, allow_empty=True)
         _ = self.hook.settings  # a bad connection fails before any request
 
@@ -170,7 +173,9 @@ class SyncContactTagOperator(_TagTaskOperator):
         else:
             tag = self._apply(tag, adds, removes, batch_size, max_workers)
         outcomes = {item: _contact_outcome(ids, set(current), adds) for item, ids in targets.items()}
-        report = sync_report(tag, outcomes, adds, removes, current=len(current), dry_run=dry_run, **extra)
+        report = sync_report(
+            tag, outcomes, adds, removes, current=len(current), dry_run=dry_run, **extra, **source
+        )
         return _finish_sync(self, context, report, max_failed_ratio, refusal)
 
     def _apply(
@@ -246,6 +251,7 @@ class SyncCompanyTagOperator(_TagTaskOperator):
     template_fields: Sequence[str] = COMPANY_TEMPLATE_FIELDS
     template_fields_renderers = COMPANY_RENDERERS
     id_fields = COMPANY_ID_FIELDS
+    sql_columns = COMPANY_SQL_COLUMNS
 
     def __init__(
         self,
@@ -276,7 +282,7 @@ class SyncCompanyTagOperator(_TagTaskOperator):
         dry_run, max_failed_ratio = self._validated_options()
         guard = SyncGuard(self.max_removals, self.max_removal_ratio, self.allow_empty, max_failed_ratio)
         batch_size = validate_batch_size(self.batch_size)
-        inputs = self._id_inputs()
+        inputs, source = self._read_inputs()
         self._check_inputs(inputs, allow_empty=True)
         desired = keyed_companies(inputs)
         _ = self.hook.settings  # a bad connection fails before any request
@@ -303,7 +309,7 @@ class SyncCompanyTagOperator(_TagTaskOperator):
         else:
             tag = self._apply(tag, desired, members, adds, removes, batch_size)
         outcomes = {value: adds.outcome(value) or checked.outcome(value) for value in desired}
-        report = sync_report(tag, outcomes, adds, removes, current=len(members), dry_run=dry_run)
+        report = sync_report(tag, outcomes, adds, removes, current=len(members), dry_run=dry_run, **source)
         return _finish_sync(self, context, report, max_failed_ratio, refusal)
 
     def _apply(
