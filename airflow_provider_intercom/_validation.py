@@ -54,6 +54,35 @@ def validate_text(value: Any, field: str, what: str = "string") -> str:
     return str(value).strip()
 
 
+def validate_id_key(id_key: Any) -> None:
+    """
+    Refuse an ``id_key`` that cannot name a column.
+
+    :param id_key: the argument; None means "not given".
+    """
+    if id_key is not None and (not isinstance(id_key, str) or not id_key.strip()):
+        raise IntercomConfigurationError(f"id_key={id_key!r} must be a non-empty column name")
+
+
+def refuse_rendered_none(text: str, field: str) -> None:
+    """
+    Refuse a template that rendered nothing as the text ``None`` (or ``null``), before it is read as an id.
+
+    A template such as ``"{{ ti.xcom_pull('export') }}"`` renders ``None`` when the upstream task
+    pushed nothing; read as text it would be one id named "None", and a sync would then plan to
+    untag every member.
+
+    :param text: the rendered argument.
+    :param field: its name, quoted in the error.
+    """
+    if text.strip() in ("None", "null"):
+        raise IntercomConfigurationError(
+            f"{field}={text.strip()!r} is what a template renders for a missing value: most likely an "
+            "upstream XCom that was never pushed (a task that returned nothing, or a wrong task_ids or "
+            "key in xcom_pull). Pass the XComArg itself (task.output) or fix the template"
+        )
+
+
 def validate_tag_name(name: Any) -> str:
     """
     Return a tag name, trimmed, or raise naming ``tag_name`` and what is allowed.

@@ -6,6 +6,7 @@ The operators run against the sandbox; the ``inputs`` tests pin the reading rule
 
 from __future__ import annotations
 
+import gzip
 import inspect
 import json
 import tracemalloc
@@ -17,7 +18,7 @@ import pytest
 
 from airflow_provider_intercom.exceptions import IntercomConfigurationError
 from airflow_provider_intercom.links.tags import TAG_LINK_XCOM_KEY
-from airflow_provider_intercom.operators import inputs
+from airflow_provider_intercom.operators import id_files
 from airflow_provider_intercom.operators.inputs import gather_ids, normalize_ids, read_ids_file
 from airflow_provider_intercom.operators.tags import (
     TagCompaniesOperator,
@@ -228,27 +229,24 @@ def test_a_100k_line_file_is_streamed(intercom_sandbox, tmp_path, monkeypatch):
         handle.writelines(f"contact-{n:06d}\n" for n in range(100_000))
 
     class NoWholeReads:
-        """A file that may only be iterated line by line."""
+        """A file that may be read only in bounded pieces: a read of everything fails the test."""
 
         def __init__(self, handle: Any) -> None:
             self.handle = handle
 
-        def __enter__(self) -> NoWholeReads:
-            return self
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.handle, name)
 
-        def __exit__(self, *exc: object) -> None:
-            self.handle.close()
+        def read(self, size: int | None = -1) -> Any:
+            if size is None or size < 0 or size > 1 << 20:
+                raise AssertionError("the ids file was read whole")
+            return self.handle.read(size)
 
-        def __iter__(self) -> Iterator[str]:
-            return iter(self.handle)
-
-        def read(self, *args: Any) -> str:
+        def readlines(self, *args: Any) -> Any:
             raise AssertionError("the ids file was read whole")
 
-        readlines = read
-
     real_open = open
-    monkeypatch.setattr(inputs, "open", lambda *a, **k: NoWholeReads(real_open(*a, **k)), raising=False)
+    monkeypatch.setattr(id_files, "open", lambda *a, **k: NoWholeReads(real_open(*a, **k)), raising=False)
     assert inspect.isgenerator(read_ids_file(path))
     tracemalloc.start()
     try:
@@ -360,3 +358,49 @@ def test_csv_reader_handles_quotes_bom_and_blank_lines(tmp_path):
 def test_an_empty_file_holds_no_ids(tmp_path):
     for name in ("empty.csv", "empty.jsonl", "empty.txt"):
         assert list(read_ids_file(write(tmp_path / name, ""), id_key="id")) == []
+
+
+# -- compressed exports and object storage ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "id_key"),
+    [
+        ("churn.csv.gz", "email,score\nrow0@example.com,0.9\nrow1@example.com,0.8\n", "email"),
+        ("churn.jsonl.gz", '{"email": "row0@example.com"}\n{"email": "row1@example.com"}\n', "email"),
+        ("churn.txt.gz", "row0@example.com\nrow1@example.com\n", None),
+    ],
+)
+@pytest.mark.parametrize("as_url", [False, True], ids=["path", "file-url"])
+def test_gzip_exports_stream_from_a_path_or_an_object_storage_url(
+    intercom_sandbox, tmp_path, name, text, id_key, as_url
+):
+    add_contacts(intercom_sandbox, 2)
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(text.encode()))
+    ids_file = path.as_uri() if as_url else str(path)  # file:// goes through ObjectStoragePath
+    report = run(
+        TagContactsOperator, tag_name="churn", ids_file=ids_file, ids_file_field="emails", id_key=id_key
+    )
+    assert report["succeeded"] == ["row0@example.com", "row1@example.com"]
+
+
+def test_a_corrupt_gzip_file_is_refused_before_any_write(intercom_sandbox, tmp_path):
+    path = tmp_path / "churn.txt.gz"
+    whole = gzip.compress("".join(f"row{n}@example.com\n" for n in range(5000)).encode())
+    path.write_bytes(whole[: len(whole) // 2])  # cut short, as by a failed upload
+    with pytest.raises(IntercomConfigurationError, match=r"ids_file '.*churn.txt.gz' cannot be read"):
+        run(TagContactsOperator, tag_name="churn", ids_file=str(path), ids_file_field="emails")
+    assert intercom_sandbox.requests == []
+
+
+def test_an_unreadable_url_names_the_path_but_never_its_credentials(intercom_sandbox):
+    url = "nosuchstore://svc-user:s3cr3t-pass@bucket/exports/churn.csv.gz"
+    with pytest.raises(
+        IntercomConfigurationError,
+        match=r"ids_file 'nosuchstore://bucket/exports/churn.csv.gz' cannot be read",
+    ) as caught:
+        run(TagContactsOperator, tag_name="churn", ids_file=url, id_key="email", ids_file_conn_id="my_store")
+    assert "s3cr3t-pass" not in str(caught.value)
+    assert "svc-user" not in str(caught.value)
+    assert intercom_sandbox.requests == []

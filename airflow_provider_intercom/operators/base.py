@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 CONNECTION_FIELDS = ("intercom_conn_id", "api_version", "region")
-_INPUT_FIELDS = ("id_key", "ids_file", "sql", "sql_conn_id", "sql_parameters")
+_INPUT_FIELDS = ("id_key", "ids_file", "ids_file_conn_id", "sql", "sql_conn_id", "sql_parameters")
 
 # The parameters of every tag task, documented once and appended to each operator's docstring.
 TAG_TASK_PARAMS = """
@@ -58,6 +58,9 @@ TAG_TASK_PARAMS = """
         (a header row; ``id_key`` names the id column), ``.jsonl`` / ``.ndjson`` (one object, picked
         by ``id_key``, or one id per line) or any other name for plain text, one id per line.
     :param ids_file_field: the id list ``ids_file`` adds to; defaults to the operator's first.
+    :param ids_file_conn_id: the Airflow connection of the object store when ``ids_file`` is a URL
+        (``s3://...``, ``gs://...``); ``file://`` and local paths need none. A ``.gz`` file
+        (``churn.csv.gz``) is decompressed as it streams.
     :param sql: a query whose rows are more ids, read through the database connection ``sql_conn_id``
         and streamed with ``fetchmany`` (templated; a ``.sql`` file is read as a template). Its one
         column (or the column ``id_key`` names) decides the id list it fills: see the operator's
@@ -148,6 +151,7 @@ class _TagTaskOperator(BaseOperator):
         id_key: str | None = None,
         ids_file: str | None = None,
         ids_file_field: str | None = None,
+        ids_file_conn_id: str | None = None,
         sql: str | None = None,
         sql_conn_id: str | None = None,
         sql_parameters: Any = None,
@@ -160,6 +164,7 @@ class _TagTaskOperator(BaseOperator):
         super().__init__(**kwargs)
         self.tag_name, self.tag_id = tag_name, tag_id
         self.id_key, self.ids_file, self.ids_file_field = id_key, ids_file, ids_file_field
+        self.ids_file_conn_id = ids_file_conn_id
         self.sql, self.sql_conn_id, self.sql_parameters, self.sql_id_field = (
             sql,
             sql_conn_id,
@@ -280,6 +285,7 @@ class _TagTaskOperator(BaseOperator):
                 field,
                 id_key=self.id_key,
                 ids_file=self.ids_file if field == target else None,
+                ids_file_conn_id=self.ids_file_conn_id,
             )
             for field in self.id_fields
         }
