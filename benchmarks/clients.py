@@ -117,5 +117,10 @@ def sdk_untag_each(client: Intercom, ids: Sequence[str], tag_id: str = TAG_ID) -
 
 
 def report_counts(report: dict[str, Any]) -> dict[str, int]:
-    """Reduce an operator report to outcome counts."""
-    return {key: len(report[key]) for key in ("succeeded", "not_found", "failed")}
+    """Reduce an operator report to outcome counts (a large run's report carries them already)."""
+    return {key: outcome_count(report, key) for key in ("succeeded", "not_found", "failed")}
+
+
+def outcome_count(report: dict[str, Any], key: str) -> int:
+    """How many items a report lists under ``key``; a summarized report only counts them."""
+    return int(report["counts"][key]) if report.get("summarized") else len(report[key])

@@ -24,6 +24,7 @@ from typing import Any
 
 from benchmarks.clients import (
     execute,
+    outcome_count,
     report_counts,
     sdk_client,
     sdk_create_tag,
@@ -377,6 +378,7 @@ def sync_calls(ctx: Context) -> list[Row]:
         # Every desired contact carries the tag, and none of the removed ones does.
         wrong = len(desired) - still_tagged(box, desired) + still_tagged(box, current[:churn])
     floor = math.ceil(members / 150) + math.ceil(churn / BULK_BATCH) + churn
+    added, removed = outcome_count(report, "added"), outcome_count(report, "removed")
     return [
         Row(
             f"sync {members:,} vs {members:,} members, {churn:,} to add, {churn:,} to remove: API calls",
@@ -384,8 +386,8 @@ def sync_calls(ctx: Context) -> list[Row]:
             None,
             "calls",
             floor,
-            f"SyncContactTagOperator, max_workers=8 ({call_kinds(log)}; added {len(report['added']):,}, "
-            f"removed {len(report['removed']):,}, {seconds:.1f} s); floor: member search pages of 150 + "
+            f"SyncContactTagOperator, max_workers=8 ({call_kinds(log)}; added {added:,}, "
+            f"removed {removed:,}, {seconds:.1f} s); floor: member search pages of 150 + "
             f"bulk tags of {BULK_BATCH} + one untag per removal; no peer: the SDK has no sync",
             problem=bool(wrong),
         )

@@ -20,6 +20,7 @@ from airflow_provider_intercom._validation import (
     check_max_items,
     require_one_tag,
     validate_flag,
+    validate_positive_int,
     validate_ratio,
 )
 from airflow_provider_intercom.exceptions import (
@@ -31,6 +32,7 @@ from airflow_provider_intercom.hooks.intercom import IntercomHook, tag_summary
 from airflow_provider_intercom.links.tags import IntercomTagLink
 from airflow_provider_intercom.operators.inputs import gather_ids
 from airflow_provider_intercom.operators.report import ItemReport
+from airflow_provider_intercom.operators.report_store import DEFAULT_MAX_XCOM_ITEMS, publish
 from airflow_provider_intercom.operators.sql_source import add_sql_ids, sql_source
 from airflow_provider_intercom.operators.tagging import find_tag, record_tag_link
 
@@ -38,7 +40,15 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 CONNECTION_FIELDS = ("intercom_conn_id", "api_version", "region")
-_INPUT_FIELDS = ("id_key", "ids_file", "ids_file_conn_id", "sql", "sql_conn_id", "sql_parameters")
+_INPUT_FIELDS = (
+    "id_key",
+    "ids_file",
+    "ids_file_conn_id",
+    "sql",
+    "sql_conn_id",
+    "sql_parameters",
+    "report_path",
+)
 
 # The parameters of every tag task, documented once and appended to each operator's docstring.
 TAG_TASK_PARAMS = """
@@ -69,6 +79,11 @@ TAG_TASK_PARAMS = """
         ``DbApiHook`` (Postgres, Snowflake, BigQuery, SQLite, ...).
     :param sql_parameters: the query's parameters, passed to the driver (templated).
     :param sql_id_field: the id list the query fills whatever its column is named, e.g. ``"emails"``.
+    :param report_path: where the whole per-item report goes, one JSON line per item: a local path
+        or an object-storage URL (templated). Written for every run when given.
+    :param report_conn_id: the object store's connection when ``report_path`` is a URL.
+    :param max_xcom_items: above this many items, the report in XCom keeps counts and every miss
+        but not the lists of items done (``summarized: true``); see ``report_path``. Default 1,000.
 """
 CONNECTION_PARAMS = """
     :param intercom_conn_id: the Airflow connection to use (templated).
@@ -156,6 +171,9 @@ class _TagTaskOperator(BaseOperator):
         sql_conn_id: str | None = None,
         sql_parameters: Any = None,
         sql_id_field: str | None = None,
+        report_path: str | None = None,
+        report_conn_id: str | None = None,
+        max_xcom_items: int = DEFAULT_MAX_XCOM_ITEMS,
         intercom_conn_id: str = IntercomHook.default_conn_name,
         api_version: str | None = None,
         region: str | None = None,
@@ -165,6 +183,11 @@ class _TagTaskOperator(BaseOperator):
         self.tag_name, self.tag_id = tag_name, tag_id
         self.id_key, self.ids_file, self.ids_file_field = id_key, ids_file, ids_file_field
         self.ids_file_conn_id = ids_file_conn_id
+        self.report_path, self.report_conn_id, self.max_xcom_items = (
+            report_path,
+            report_conn_id,
+            max_xcom_items,
+        )
         self.sql, self.sql_conn_id, self.sql_parameters, self.sql_id_field = (
             sql,
             sql_conn_id,
@@ -245,6 +268,7 @@ class _TagTaskOperator(BaseOperator):
     def _validated_options(self) -> tuple[bool, float]:
         """Check the tag choice, ``dry_run`` and ``max_failed_ratio``; return the last two."""
         require_one_tag(self.tag_name, self.tag_id)
+        validate_positive_int(self.max_xcom_items, "max_xcom_items")
         return validate_flag(self.is_dry_run, "dry_run"), validate_ratio(
             self.max_failed_ratio, "max_failed_ratio"
         )
@@ -327,6 +351,9 @@ class _TagTaskOperator(BaseOperator):
         :param refusal: why a guard refused the plan; None when none did.
         """
         record_tag_link(self.hook, self.log, context, report["tag"])
+        report = publish(
+            report, path=self.report_path, conn_id=self.report_conn_id, max_items=self.max_xcom_items
+        )
         if refusal:
             context["ti"].xcom_push(key="return_value", value=report)  # the plan survives the refusal
             raise IntercomSyncGuardError(
