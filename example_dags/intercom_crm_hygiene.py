@@ -101,6 +101,9 @@ with DAG(
     catchup=False,
     tags=["intercom", "example"],
     params={"dry_run": Param(False, type="boolean", description="Plan and report, but write nothing")},
+    # Every writing task reads the warehouse and honours the dry run; Airflow passes each operator
+    # only the default arguments it takes.
+    default_args={"sql_conn_id": WAREHOUSE_CONN_ID, "dry_run": "{{ params.dry_run }}"},
     render_template_as_native_obj=True,
     doc_md=__doc__,
 ):
@@ -118,23 +121,17 @@ with DAG(
         task_id="tag_churn_risk",
         tag_name="churn-risk",
         sql="SELECT email FROM churn_risk",
-        sql_conn_id=WAREHOUSE_CONN_ID,
-        dry_run="{{ params.dry_run }}",
         max_failed_ratio=0.25,  # people who left stay in the model for a while
     )
     untag_converted_trials = UntagCompaniesOperator(
         task_id="untag_converted_trials",
         tag_name="trial",
         sql="SELECT company_id FROM converted_trials",
-        sql_conn_id=WAREHOUSE_CONN_ID,
-        dry_run="{{ params.dry_run }}",
     )
     sync_vip_segment = SyncContactTagOperator(
         task_id="sync_vip_segment",
         tag_name="vip",
         sql="SELECT email FROM vip_segment",
-        sql_conn_id=WAREHOUSE_CONN_ID,
-        dry_run="{{ params.dry_run }}",
         max_removal_ratio=0.5,  # a small segment: one removal is already a large share
     )
     list_tags = ListTagsOperator(task_id="list_tags")
