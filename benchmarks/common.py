@@ -47,6 +47,8 @@ class Sizes:
     import_runs: int = 7
     sync_members: int = 20_000
     sync_churn: int = 1_000
+    sql_big: int = 100_000
+    sql_small: int = 1_000
     label: str = "full sizes"
 
 
@@ -59,6 +61,8 @@ QUICK = Sizes(
     import_runs=3,
     sync_members=2_000,
     sync_churn=100,
+    sql_big=5_000,
+    sql_small=100,
     label="BENCH_QUICK sizes",
 )
 
@@ -187,8 +191,16 @@ def seed(ids: Sequence[str], *, tagged: bool) -> dict[str, Any]:
     tags = [TAG_ID] if tagged else []
     return {
         "tags": [{"id": TAG_ID, "name": TAG_NAME}],
-        "contacts": [{"id": contact_id, "role": "user", "tags": tags} for contact_id in ids],
+        "contacts": [
+            {"id": contact_id, "role": "user", "email": email_of(contact_id), "tags": tags}
+            for contact_id in ids
+        ],
     }
+
+
+def email_of(contact_id: str) -> str:
+    """Return the email every bench contact has, derived from its id."""
+    return f"{contact_id}@bench.example"
 
 
 @contextmanager

@@ -59,7 +59,8 @@ def main() -> int:
         env = bench_env(workdir)
         # Before Airflow is imported: its home, log level and (below) connections come from here.
         os.environ.update(env)
-        import benchmarks.rows  # noqa: F401  (registers the rows)
+        import benchmarks.rows
+        import benchmarks.rows_sql  # noqa: F401  (both register their rows)
 
         context = Context(sizes=sizes, workdir=workdir, env=env)
         for entry in BENCHES:

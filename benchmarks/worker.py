@@ -4,6 +4,9 @@ Bench subprocesses, run as ``python -m benchmarks.worker MODE ARGS``; each print
 - ``untag-ours IDS_FILE MAX_WORKERS``: ``UntagContactsOperator`` on ``intercom_default``.
 - ``untag-sdk IDS_FILE``: the SDK's sequential ``tags.untag_contact`` loop on the same connection.
 - ``stream``: ``IntercomHook.search_contacts`` over every user; reports the count and peak RSS.
+- ``sql-tag HOW``: ``TagContactsOperator`` tags the emails of ``bench_warehouse``'s ``churn`` table,
+  reading them itself (``ours``, ``sql=``) or through ``SQLExecuteQueryOperator``'s rows, as XCom
+  would carry them (``xcom``); reports peak RSS, the bytes the run puts in XCom, and the counts.
 
 The untag modes print ``ready`` once imported, then wait for a line on stdin, so that several
 processes start their work at the same moment.
@@ -61,7 +64,30 @@ def stream() -> dict[str, Any]:
     return {"count": count, "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
 
 
-MODES = {"untag-ours": untag_ours, "untag-sdk": untag_sdk, "stream": stream}
+def sql_tag(how: str) -> dict[str, Any]:
+    """Tag the warehouse's churn emails, from ``sql=`` (ours) or from a SQL task's rows (xcom)."""
+    from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
+
+    from airflow_provider_intercom.operators.tags import TagContactsOperator
+    from benchmarks.clients import execute, report_counts
+    from benchmarks.common import TAG_NAME
+
+    query, conn_id = "SELECT email FROM churn", "bench_warehouse"
+    common = {"task_id": "tag", "tag_name": TAG_NAME, "max_items": 10**7, "max_failed_ratio": 1.0}
+    xcom_bytes = 0
+    if how == "ours":
+        operator = TagContactsOperator(sql=query, sql_conn_id=conn_id, **common)
+    else:
+        rows = SQLExecuteQueryOperator(task_id="export", sql=query, conn_id=conn_id).execute({})
+        xcom_bytes += len(json.dumps(rows, default=list))  # what the SQL task's XCom holds
+        operator = TagContactsOperator(emails=rows, **common)
+    report = execute(operator)
+    xcom_bytes += len(json.dumps(report))
+    usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"maxrss_kib": usage, "xcom_bytes": xcom_bytes, **report_counts(report)}
+
+
+MODES = {"untag-ours": untag_ours, "untag-sdk": untag_sdk, "stream": stream, "sql-tag": sql_tag}
 
 
 def main(argv: list[str]) -> int:

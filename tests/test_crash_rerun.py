@@ -125,7 +125,12 @@ def test_untag_killed_halfway_then_rerun_ends_exact(tmp_path: Path, monkeypatch:
         context: Any = {"ti": ti}
         rerun_started = time.monotonic()
         report = UntagContactsOperator(
-            task_id="untag", tag_name=TAG, contact_ids=requested, max_failed_ratio=0.01, max_workers=4
+            task_id="untag",
+            tag_name=TAG,
+            contact_ids=requested,
+            max_failed_ratio=0.01,
+            max_workers=4,
+            max_xcom_items=REQUESTED,  # every item listed: the test accounts for each one
         ).execute(context)
         rerun_seconds = time.monotonic() - rerun_started
         print(

@@ -254,7 +254,11 @@ def test_soak_tag_and_untag_thousands_of_contacts_under_random_faults(
     started = time.monotonic()
     tag_report, tag_error = run_to_report(
         TagContactsOperator(
-            task_id="tag", tag_name=SOAK_TAG, contact_ids=to_tag, max_failed_ratio=SOAK_MAX_FAILED_RATIO
+            task_id="tag",
+            tag_name=SOAK_TAG,
+            contact_ids=to_tag,
+            max_failed_ratio=SOAK_MAX_FAILED_RATIO,
+            max_xcom_items=10_000,  # every item listed: the soak accounts for each one
         )
     )
     tagged_at = time.monotonic()
@@ -264,6 +268,7 @@ def test_soak_tag_and_untag_thousands_of_contacts_under_random_faults(
             tag_name=SOAK_TAG,
             contact_ids=to_untag,
             max_failed_ratio=SOAK_MAX_FAILED_RATIO,
+            max_xcom_items=10_000,  # every item listed: the soak accounts for each one
             max_workers=4,
         )
     )

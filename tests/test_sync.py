@@ -225,7 +225,12 @@ def test_sync_call_count_stays_near_the_floor(intercom_sandbox):
     newcomers = [state.add_contact(email=f"n{n}@example.com").id for n in range(100)]
     desired = current[100:] + newcomers
     report, _ = run(
-        SyncContactTagOperator, tag_name="segment", contact_ids=desired, max_removals=100, max_items=5000
+        SyncContactTagOperator,
+        tag_name="segment",
+        contact_ids=desired,
+        max_removals=100,
+        max_items=5000,
+        max_xcom_items=5000,
     )
     assert (len(report["added"]), len(report["removed"]), report["unchanged"]) == (100, 100, 1900)
     floor = -(-2000 // 150) + 100 // 50 + 100  # search pages of members + bulk tag calls + one untag each
