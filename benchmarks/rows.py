@@ -339,7 +339,7 @@ def stream_rss(ctx: Context) -> list[Row]:
             peaks[big],
             peaks[small],
             "MiB",
-            note=f"one subprocess each, 150 per page, sandbox in the bench process; ru_maxrss at the end; "
+            note=f"one subprocess each, 150 per page, sandbox in the bench process; its VmHWM at the end; "
             f"≈1× means memory does not grow with the stream ({seconds[big]:.0f} s and "
             f"{seconds[small]:.0f} s)",
         )

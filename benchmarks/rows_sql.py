@@ -67,7 +67,7 @@ def sql_source(ctx: Context) -> list[Row]:
             mib["ours"],
             mib["xcom"],
             "MiB",
-            note="one subprocess each; ru_maxrss at the end; the XCom side holds the SQL task's rows",
+            note="one subprocess each; its VmHWM at the end; the XCom side holds the SQL task's rows",
         ),
         Row(
             f"{title}: bytes put in XCom",
