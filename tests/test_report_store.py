@@ -57,8 +57,8 @@ def test_a_large_run_keeps_counts_and_misses_in_xcom_and_everything_in_report_pa
     assert set(report["resolved"]) == {"unresolved", "ambiguous"}  # no email -> contacts map in XCom
     assert len(json.dumps(report)) < 1000
     records = lines(target)
-    assert records[0]["record"] == "summary"
-    assert records[0]["counts"] == report["counts"]
+    assert records[-1]["record"] == "summary"  # written last, once every item is
+    assert records[-1]["counts"] == report["counts"]
     items = {r["item"]: r["outcome"] for r in records if r["record"] == "item"}
     assert items == {**{p.email: "succeeded" for p in people}, "nobody@example.com": "not_found"}
     resolved = {r["item"]: r["contacts"] for r in records if r["record"] == "resolved"}
@@ -120,3 +120,38 @@ def test_bad_report_arguments(intercom_sandbox, arguments, message):
         )
     if "max_xcom_items" in arguments:
         assert intercom_sandbox.requests == []
+
+
+# -- a run in windows: memory grows with the window, not the input ----------------------------------
+
+
+def searches_and_bulk_calls(sandbox) -> tuple[int, int]:
+    paths = [(entry["method"], entry["path"]) for entry in sandbox.requests]
+    return paths.count(("POST", "/contacts/search")), paths.count(("POST", "/tags"))
+
+
+def test_a_run_of_several_windows_tags_everyone_once_and_reports_in_input_order(intercom_sandbox, tmp_path):
+    people = contacts(intercom_sandbox, 2500)  # three windows of at most 1,000
+    emails = [p.email for p in people]
+    report = TagContactsOperator(
+        task_id="t", tag_name="big", emails=[*emails, emails[0]], max_items=3000, max_xcom_items=3000
+    ).execute({"ti": RecordingTaskInstance()})
+    assert report["requested"] == 2500
+    assert report["succeeded"] == emails  # in input order, across windows
+    assert report["resolved"]["emails"] == {p.email: [p.id] for p in people}
+    # 50 emails per search and per bulk call, and the one POST /tags that created the tag
+    assert searches_and_bulk_calls(intercom_sandbox) == (50, 51)
+    tag = intercom_sandbox.state.find_tag_by_name("big")
+    assert all(tag.id in p.tags for p in intercom_sandbox.state.live_contacts())
+
+
+def test_a_tag_is_created_by_the_first_window_that_has_something_to_tag(intercom_sandbox):
+    people = contacts(intercom_sandbox, 10)
+    unknown = [f"nobody{n}@example.com" for n in range(1000)]  # the whole first window
+    report = TagContactsOperator(
+        task_id="t", tag_name="later", emails=[*unknown, *(p.email for p in people)], max_failed_ratio=1.0
+    ).execute({"ti": RecordingTaskInstance()})
+    assert report["summarized"] is True
+    assert report["counts"]["succeeded"] == 10
+    assert report["tag"]["id"] == intercom_sandbox.state.find_tag_by_name("later").id
+    assert len(report["not_found"]) == 1000

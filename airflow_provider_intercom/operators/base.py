@@ -31,14 +31,22 @@ from airflow_provider_intercom.exceptions import (
 from airflow_provider_intercom.hooks.intercom import IntercomHook, tag_summary
 from airflow_provider_intercom.links.tags import IntercomTagLink
 from airflow_provider_intercom.operators.inputs import gather_ids
+from airflow_provider_intercom.operators.parameters import (  # noqa: F401 (documents_shared_parameters: re-exported)
+    CONNECTION_PARAMS,
+    TAG_TASK_PARAMS,
+    documents_shared_parameters,
+)
 from airflow_provider_intercom.operators.report import ItemReport
-from airflow_provider_intercom.operators.report_store import DEFAULT_MAX_XCOM_ITEMS, publish
+from airflow_provider_intercom.operators.report_store import DEFAULT_MAX_XCOM_ITEMS
+from airflow_provider_intercom.operators.run_report import RunReport, windows
 from airflow_provider_intercom.operators.sql_source import add_sql_ids, sql_source
 from airflow_provider_intercom.operators.tagging import find_tag, record_tag_link
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
+# A run resolves and writes this many items at a time: memory grows with the window, not the export.
+WINDOW_ITEMS = 1000
 CONNECTION_FIELDS = ("intercom_conn_id", "api_version", "region")
 _INPUT_FIELDS = (
     "id_key",
@@ -50,47 +58,6 @@ _INPUT_FIELDS = (
     "report_path",
 )
 
-# The parameters of every tag task, documented once and appended to each operator's docstring.
-TAG_TASK_PARAMS = """
-    :param tag_name: the tag's name (exactly one of ``tag_name`` and ``tag_id``; templated).
-    :param tag_id: the tag's Intercom id (templated).
-    :param dry_run: resolve and plan, but write nothing; ``succeeded`` then lists what would be
-        written (templated, so ``"{{ params.dry_run }}"`` works).
-    :param max_failed_ratio: the share of items that may end ``not_found`` or ``failed`` before the
-        task fails; 0.0 (the default) fails it on any miss, after pushing the report to XCom.
-    :param max_items: refuse, before any request, more items than this (default 10,000); split
-        larger inputs with :func:`~airflow_provider_intercom.operators.inputs.chunk_ids` and map.
-    :param id_key: the column that holds the id when an id list holds dict rows, e.g. ``"email"``
-        for ``[{"email": ...}, ...]``, and the CSV column or JSON-lines field of ``ids_file``
-        (templated). A list of one-column rows, such as ``SQLExecuteQueryOperator`` pushes for
-        ``SELECT id ...``, needs no ``id_key``; a row with several columns is refused.
-    :param ids_file: the path of a file of more ids, streamed line by line (templated): ``.csv``
-        (a header row; ``id_key`` names the id column), ``.jsonl`` / ``.ndjson`` (one object, picked
-        by ``id_key``, or one id per line) or any other name for plain text, one id per line.
-    :param ids_file_field: the id list ``ids_file`` adds to; defaults to the operator's first.
-    :param ids_file_conn_id: the Airflow connection of the object store when ``ids_file`` is a URL
-        (``s3://...``, ``gs://...``); ``file://`` and local paths need none. A ``.gz`` file
-        (``churn.csv.gz``) is decompressed as it streams.
-    :param sql: a query whose rows are more ids, read through the database connection ``sql_conn_id``
-        and streamed with ``fetchmany`` (templated; a ``.sql`` file is read as a template). Its one
-        column (or the column ``id_key`` names) decides the id list it fills: see the operator's
-        ``sql_columns``. NULL and empty values are skipped and counted in the report's ``sql``.
-    :param sql_conn_id: the Airflow connection of the database; its hook must be a common-sql
-        ``DbApiHook`` (Postgres, Snowflake, BigQuery, SQLite, ...).
-    :param sql_parameters: the query's parameters, passed to the driver (templated).
-    :param sql_id_field: the id list the query fills whatever its column is named, e.g. ``"emails"``.
-    :param report_path: where the whole per-item report goes, one JSON line per item: a local path
-        or an object-storage URL (templated). Written for every run when given.
-    :param report_conn_id: the object store's connection when ``report_path`` is a URL.
-    :param max_xcom_items: above this many items, the report in XCom keeps counts and every miss
-        but not the lists of items done (``summarized: true``); see ``report_path``. Default 1,000.
-"""
-CONNECTION_PARAMS = """
-    :param intercom_conn_id: the Airflow connection to use (templated).
-    :param api_version: overrides the connection's ``api_version`` extra (templated).
-    :param region: overrides the connection's ``region`` extra, us, eu or au (templated).
-"""
-
 
 def tag_task_fields(*fields: str) -> tuple[str, ...]:
     """
@@ -99,17 +66,6 @@ def tag_task_fields(*fields: str) -> tuple[str, ...]:
     :param fields: the operator's own templated fields (its id lists first).
     """
     return ("tag_name", "tag_id", *fields, "is_dry_run", *_INPUT_FIELDS, *CONNECTION_FIELDS)
-
-
-def documents_shared_parameters(cls: type[BaseOperator]) -> type[BaseOperator]:
-    """
-    Append the shared parameters' docs to an operator's docstring, so each class shows them all.
-
-    :param cls: the operator class.
-    """
-    shared = CONNECTION_PARAMS if issubclass(cls, _IntercomOperator) else TAG_TASK_PARAMS + CONNECTION_PARAMS
-    cls.__doc__ = (cls.__doc__ or "").rstrip() + "\n" + shared
-    return cls
 
 
 class _IntercomOperator(BaseOperator):
@@ -122,6 +78,7 @@ class _IntercomOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = CONNECTION_FIELDS
+    shared_parameters_doc = CONNECTION_PARAMS
 
     def __init__(
         self,
@@ -150,6 +107,7 @@ class _TagTaskOperator(BaseOperator):
     """
 
     operator_extra_links = (IntercomTagLink(),)
+    shared_parameters_doc = TAG_TASK_PARAMS + CONNECTION_PARAMS
     template_ext: Sequence[str] = (".sql",)
     id_fields: tuple[str, ...] = ()  # the id list arguments; ids_file feeds the first by default
     sql_columns: dict[str, str] = {}  # a query's column name -> the id list its values fill
@@ -215,33 +173,61 @@ class _TagTaskOperator(BaseOperator):
         self._check_inputs(inputs)
         self._check_arguments()
         _ = self.hook.settings  # resolves token, region and version now: a bad one fails before any request
-        targets, extra = self._targets(inputs)
-        extra.update(source)
-        writes = ItemReport(list(dict.fromkeys(target for parts in targets.values() for target in parts)))
-        tag = find_tag(
-            self.hook,
-            self.log,
-            self.tag_name,
-            self.tag_id,
-            create=self._may_create_tag(),
-            dry_run=dry_run,
-            needed=bool(writes.items),
-        )
-        if dry_run:
-            self._dry_run(writes, inputs)
-        else:
-            self._write(tag, writes, inputs)
-        report = writes.settle(targets).as_dict(tag_summary(tag), dry_run=dry_run, **extra)
+        requested = len(dict.fromkeys(item for values in inputs.values() for item in values))
+        run = RunReport(requested, self.max_xcom_items, self.report_path, self.report_conn_id)
+        run.extra.update(source)
+        tag: dict[str, Any] | None = None
+        try:
+            for number, window in enumerate(windows(inputs, WINDOW_ITEMS), start=1):
+                tag = self._run_window(window, tag, dry_run, run)
+                if requested > WINDOW_ITEMS:
+                    self.log.info(
+                        "%d of %d %s done (%s)",
+                        min(number * WINDOW_ITEMS, requested),
+                        requested,
+                        self.noun,
+                        f"{len(run.not_found)} not found, {len(run.failed)} failed",
+                    )
+        except BaseException:
+            run.close()  # what was done stays in report_path even if the run stops here
+            raise
+        report = run.finish(tag_summary(tag or {"name": self.tag_name, "id": self.tag_id}), dry_run)
+        counts = report.get("counts") or {
+            key: len(report[key]) for key in ("succeeded", "not_found", "failed")
+        }
         summary = (
             "%s%d %s requested: %d succeeded, %d not found, %d failed",
             "Dry run: " if dry_run else "",
             report["requested"],
             self.noun,
-            len(report["succeeded"]),
-            len(report["not_found"]),
-            len(report["failed"]),
+            counts["succeeded"],
+            counts["not_found"],
+            counts["failed"],
         )
         return self._finish(context, report, max_failed_ratio, f"{report['requested']} {self.noun}", summary)
+
+    def _run_window(
+        self, window: dict[str, list[str]], tag: dict[str, Any] | None, dry_run: bool, run: RunReport
+    ) -> dict[str, Any]:
+        """Resolve and write one window of items, record it in ``run``; return the tag (found or created)."""
+        targets, extra = self._targets(window)
+        writes = ItemReport(list(dict.fromkeys(target for parts in targets.values() for target in parts)))
+        if tag is None or (tag.get("id") is None and writes.items and not dry_run):
+            tag = find_tag(
+                self.hook,
+                self.log,
+                self.tag_name,
+                self.tag_id,
+                create=self._may_create_tag(),
+                dry_run=dry_run,
+                needed=bool(writes.items),
+            )
+        if dry_run:
+            self._dry_run(writes, window)
+        else:
+            self._write(tag, writes, window)
+        run.add(writes.settle(targets).as_dict(None, dry_run=dry_run, **extra))
+        return tag
 
     # -- what a subclass says -------------------------------------------------------------------------
 
@@ -351,9 +337,6 @@ class _TagTaskOperator(BaseOperator):
         :param refusal: why a guard refused the plan; None when none did.
         """
         record_tag_link(self.hook, self.log, context, report["tag"])
-        report = publish(
-            report, path=self.report_path, conn_id=self.report_conn_id, max_items=self.max_xcom_items
-        )
         if refusal:
             context["ti"].xcom_push(key="return_value", value=report)  # the plan survives the refusal
             raise IntercomSyncGuardError(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from airflow_provider_intercom._validation import validate_positive_int
 from airflow_provider_intercom.exceptions import IntercomConfigurationError
@@ -53,11 +53,21 @@ def publish(
     """
     limit = validate_positive_int(max_items, "max_xcom_items")
     if path is not None:
-        if not isinstance(path, str) or not path.strip() or path.strip() in ("None", "null"):
-            raise IntercomConfigurationError(f"report_path={path!r} must be a path or an object-storage URL")
-        _write_lines(path.strip(), conn_id, report_lines(report))
-        report = {**report, "report_path": path.strip()}
+        target = validate_report_path(path)
+        report = {**report, "report_path": target}
+        _write_lines(target, conn_id, report_lines(report))
     return report if item_count(report) <= limit else summarized(report)
+
+
+def validate_report_path(path: Any) -> str:
+    """
+    Return ``report_path`` trimmed, or raise naming it.
+
+    :param path: the argument as rendered.
+    """
+    if not isinstance(path, str) or not path.strip() or path.strip() in ("None", "null"):
+        raise IntercomConfigurationError(f"report_path={path!r} must be a path or an object-storage URL")
+    return path.strip()
 
 
 def summarized(report: dict[str, Any]) -> dict[str, Any]:
@@ -77,23 +87,42 @@ def summarized(report: dict[str, Any]) -> dict[str, Any]:
 
 def report_lines(report: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """
-    Yield the report as JSON-lines records: a summary first, then one record per item.
+    Yield the report as JSON-lines records: one record per item, then a summary last.
 
     :param report: the whole report.
     """
-    summary = {
-        key: value for key, value in report.items() if key not in (*_DONE_LISTS, *_MISS_LISTS, "resolved")
-    }
-    yield {"record": "summary", **summary, "counts": _counts(report)}
+    yield from item_lines(report)
+    yield summary_line(report)
+
+
+def item_lines(report: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """
+    Yield one record per item of a report (or of one window of a run), and one per resolved value.
+
+    :param report: a report, or the part of one that a window of the run produced.
+    """
     for outcome in (*_DONE_LISTS, "not_found"):
         for item in report.get(outcome, ()):
             yield {"record": "item", "item": item, "outcome": outcome}
     for failure in report.get("failed", ()):
         yield {"record": "item", "item": failure["id"], "outcome": "failed", "error": failure["error"]}
-    for value, contacts in (report.get("resolved") or {}).get("emails", {}).items():
-        yield {"record": "resolved", "item": value, "kind": "email", "contacts": contacts}
-    for value, contacts in (report.get("resolved") or {}).get("external_ids", {}).items():
-        yield {"record": "resolved", "item": value, "kind": "external_id", "contacts": contacts}
+    for kind, key in (("email", "emails"), ("external_id", "external_ids")):
+        for value, contacts in (report.get("resolved") or {}).get(key, {}).items():
+            yield {"record": "resolved", "item": value, "kind": kind, "contacts": contacts}
+
+
+def summary_line(report: dict[str, Any]) -> dict[str, Any]:
+    """
+    Return a report's summary record: everything but its per-item lists, with the counts.
+
+    :param report: the whole report (or its summarized form, which carries ``counts``).
+    """
+    summary = {
+        key: value
+        for key, value in report.items()
+        if key not in (*_DONE_LISTS, *_MISS_LISTS, "resolved", "summarized")
+    }
+    return {"record": "summary", **summary, "counts": report.get("counts") or _counts(report)}
 
 
 def _counts(report: dict[str, Any]) -> dict[str, int]:
@@ -107,6 +136,18 @@ def _counts(report: dict[str, Any]) -> dict[str, int]:
 
 def _write_lines(path: str, conn_id: str | None, lines: Iterator[dict[str, Any]]) -> None:
     """Write JSON lines to a local file or an object-storage URL, streamed record by record."""
+    with open_target(path, conn_id) as handle:
+        for line in lines:
+            handle.write(json.dumps(line, separators=(",", ":")) + "\n")
+
+
+def open_target(path: str, conn_id: str | None) -> IO[str]:
+    """
+    Open a local file or an object-storage URL for writing text.
+
+    :param path: the path or URL.
+    :param conn_id: the object store's connection, for a URL.
+    """
     if "://" in path:
         from airflow.providers.common.compat.sdk import ObjectStoragePath
 
@@ -116,6 +157,4 @@ def _write_lines(path: str, conn_id: str | None, lines: Iterator[dict[str, Any]]
     else:
         target = Path(path).expanduser()
         target.parent.mkdir(parents=True, exist_ok=True)
-    with target.open("w", encoding="utf-8") as handle:
-        for line in lines:
-            handle.write(json.dumps(line, separators=(",", ":")) + "\n")
+    return target.open("w", encoding="utf-8")

@@ -41,6 +41,7 @@ from airflow_provider_intercom.operators.contacts import (
     resolve_contacts,
 )
 from airflow_provider_intercom.operators.report import ItemReport, Outcome, combine
+from airflow_provider_intercom.operators.report_store import publish
 from airflow_provider_intercom.operators.sync_plan import (
     ItemOutcome,
     SyncGuard,
@@ -75,12 +76,16 @@ def _finish_sync(
 ) -> dict[str, Any]:
     """Finish a sync through the operator's one finish step; the ratio counts desired items and removals."""
     out_of = report["desired"] + report["plan"]["remove"]
+    summary = sync_summary(report)  # from the whole report, before a large one leaves its lists out
+    published = publish(
+        report, path=operator.report_path, conn_id=operator.report_conn_id, max_items=operator.max_xcom_items
+    )
     return operator._finish(
         context,
-        report,
+        published,
         max_failed_ratio,
         f"the sync's {out_of} items",
-        sync_summary(report),
+        summary,
         out_of=out_of,
         refusal=refusal,
     )
