@@ -83,7 +83,7 @@ def sql_source(ctx: Context) -> list[Row]:
             mib["small"],
             "MiB",
             note=f"{mib['ours'] - mib['small']:+.0f} MiB for {big - small:,} more rows (goal: at most "
-            "+30 MB; the ids are still read whole before resolving)",
+            "+30 MB; the ids are held, then resolved and written 1,000 at a time)",
         ),
         Row(
             f"{title}: API calls",
