@@ -186,14 +186,16 @@ def contact_ids(count: int, prefix: str = "65b") -> list[str]:
     return [f"{prefix}{number:021x}" for number in range(count)]
 
 
-def seed(ids: Sequence[str], *, tagged: bool) -> dict[str, Any]:
-    """Return a sandbox seed: the bench tag, and one user per id (carrying the tag when ``tagged``)."""
-    tags = [TAG_ID] if tagged else []
+def seed(ids: Sequence[str], *, tagged: bool, untagged: Sequence[str] = ()) -> dict[str, Any]:
+    """Return a sandbox seed: the bench tag, one user per id (carrying the tag when ``tagged``), then
+    one user per id of ``untagged``, which never carries it."""
+    users = [(contact_id, [TAG_ID] if tagged else []) for contact_id in ids]
+    users += [(contact_id, []) for contact_id in untagged]
     return {
         "tags": [{"id": TAG_ID, "name": TAG_NAME}],
         "contacts": [
             {"id": contact_id, "role": "user", "email": email_of(contact_id), "tags": tags}
-            for contact_id in ids
+            for contact_id, tags in users
         ],
     }
 
@@ -204,13 +206,15 @@ def email_of(contact_id: str) -> str:
 
 
 @contextmanager
-def sandbox(ids: Sequence[str] = (), *, tagged: bool = False, **settings: Any) -> Iterator[IntercomSandbox]:
-    """Run a loopback sandbox seeded with ``ids``; ``settings`` go to :class:`IntercomSandbox`."""
+def sandbox(
+    ids: Sequence[str] = (), *, tagged: bool = False, untagged: Sequence[str] = (), **settings: Any
+) -> Iterator[IntercomSandbox]:
+    """Run a loopback sandbox seeded with ``ids`` and ``untagged``; ``settings`` go to the sandbox."""
     from airflow_provider_intercom.sandbox.server import IntercomSandbox
 
     settings.setdefault("rate_limit", 10**9)
     with IntercomSandbox(
-        host="127.0.0.1", port=0, token=TOKEN, seed=seed(ids, tagged=tagged), **settings
+        host="127.0.0.1", port=0, token=TOKEN, seed=seed(ids, tagged=tagged, untagged=untagged), **settings
     ) as box:
         yield box
 

@@ -35,10 +35,10 @@ def _warehouse(ctx: Context, count: int) -> dict[str, str]:
     return {"AIRFLOW_CONN_BENCH_WAREHOUSE": json.dumps({"conn_type": "sqlite", "host": str(path)})}
 
 
-def _tag_run(ctx: Context, count: int, how: str) -> dict[str, Any]:
-    """Tag ``count`` contacts by email from the warehouse, ``how`` = ours or xcom; count its calls."""
+def _tag_run(ctx: Context, count: int, how: str, warehouse: dict[str, str] | None = None) -> dict[str, Any]:
+    """Tag ``count`` contacts by email from a warehouse (SQLite unless given), ``how`` = ours or xcom."""
     with sandbox(contact_ids(count)) as box:
-        env = {**ctx.env, **connection_env(box, "intercom_default"), **_warehouse(ctx, count)}
+        env = {**ctx.env, **connection_env(box, "intercom_default"), **(warehouse or _warehouse(ctx, count))}
         result = run_json([ctx.python, "-m", "benchmarks.worker", "sql-tag", how], env)
         result["calls"] = len(box.requests)
     if result["succeeded"] != count:

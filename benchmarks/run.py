@@ -60,7 +60,8 @@ def main() -> int:
         # Before Airflow is imported: its home, log level and (below) connections come from here.
         os.environ.update(env)
         import benchmarks.rows
-        import benchmarks.rows_sql  # noqa: F401  (both register their rows)
+        import benchmarks.rows_pg
+        import benchmarks.rows_sql  # noqa: F401  (all register their rows)
 
         context = Context(sizes=sizes, workdir=workdir, env=env)
         for entry in BENCHES:

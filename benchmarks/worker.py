@@ -7,6 +7,8 @@ Bench subprocesses, run as ``python -m benchmarks.worker MODE ARGS``; each print
 - ``sql-tag HOW``: ``TagContactsOperator`` tags the emails of ``bench_warehouse``'s ``churn`` table,
   reading them itself (``ours``, ``sql=``) or through ``SQLExecuteQueryOperator``'s rows, as XCom
   would carry them (``xcom``); reports peak RSS, the bytes the run puts in XCom, and the counts.
+- ``sql-sync MAX_WORKERS``: ``SyncContactTagOperator`` to the ids of ``bench_warehouse``'s
+  ``desired`` table; reports peak RSS, the XCom bytes and the counts.
 
 The untag modes print ``ready`` once imported, then wait for a line on stdin, so that several
 processes start their work at the same moment.
@@ -94,7 +96,34 @@ def _peak_rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-MODES = {"untag-ours": untag_ours, "untag-sdk": untag_sdk, "stream": stream, "sql-tag": sql_tag}
+def sql_sync(max_workers: str) -> dict[str, Any]:
+    """Sync the bench tag to the contact ids of ``bench_warehouse``'s ``desired`` table (``sql=``)."""
+    from airflow_provider_intercom.operators.sync import SyncContactTagOperator
+    from benchmarks.clients import execute, outcome_count
+    from benchmarks.common import TAG_NAME
+
+    operator = SyncContactTagOperator(
+        task_id="sync",
+        tag_name=TAG_NAME,
+        sql="SELECT id FROM desired",
+        sql_conn_id="bench_warehouse",
+        max_items=10**7,
+        max_removals=10**7,
+        max_removal_ratio=1.0,
+        max_workers=int(max_workers),
+    )
+    report = execute(operator)
+    counts = {key: outcome_count(report, key) for key in ("added", "removed", "not_found", "failed")}
+    return {"maxrss_kib": _peak_rss_kib(), "xcom_bytes": len(json.dumps(report)), **counts}
+
+
+MODES = {
+    "untag-ours": untag_ours,
+    "untag-sdk": untag_sdk,
+    "stream": stream,
+    "sql-tag": sql_tag,
+    "sql-sync": sql_sync,
+}
 
 
 def main(argv: list[str]) -> int:

@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,11 +91,16 @@ def _run(command: list[str], run_as: dict[str, Any], cwd: Path) -> subprocess.Co
     )
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
+class PostgresNotInstalled(RuntimeError):
+    """No PostgreSQL server binaries on this machine."""
+
+
+@contextmanager
+def running_postgres() -> Iterator[PostgresServer]:
+    """Run a throwaway PostgreSQL server on loopback in a temporary directory; stop and remove it after."""
     bin_dir = _server_bin_dir()
     if bin_dir is None:
-        pytest.skip(NOT_INSTALLED)
+        raise PostgresNotInstalled(NOT_INSTALLED)
     run_as = _run_as()
     directory = Path(tempfile.mkdtemp(prefix="intercom-tests-pg-"))
     data, log = directory / "data", directory / "server.log"
@@ -104,7 +110,8 @@ def postgres_server() -> Iterator[PostgresServer]:
             os.chown(directory, run_as["user"], run_as["group"])
         initdb = [str(bin_dir / "initdb"), "-D", str(data), "-U", SUPERUSER, "--auth=trust"]
         done = _run([*initdb, "--encoding=UTF8", "--locale=C", "--no-sync"], run_as, directory)
-        assert done.returncode == 0, f"initdb failed:\n{done.stdout}{done.stderr}"
+        if done.returncode != 0:
+            raise RuntimeError(f"initdb failed:\n{done.stdout}{done.stderr}")
         port = _free_port()
         # Loopback only, its socket in our directory (not /var/run/postgresql), no fsync: throwaway data.
         options = f"-h 127.0.0.1 -p {port} -k {directory} -c fsync=off"
@@ -114,12 +121,21 @@ def postgres_server() -> Iterator[PostgresServer]:
         if done.returncode != 0:
             server_log = log.read_text() if log.exists() else "(no server log)"
             waited = f"waited up to {START_TIMEOUT_S} s"
-            pytest.fail(f"PostgreSQL did not start ({waited}):\n{done.stderr}\n{server_log}")
+            raise RuntimeError(f"PostgreSQL did not start ({waited}):\n{done.stderr}\n{server_log}")
         yield PostgresServer(host="127.0.0.1", port=port, user=SUPERUSER, directory=directory)
     finally:
         if started:
             _run([*pg_ctl, "-m", "fast", "-w", "stop"], run_as, directory)
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """The suite's throwaway server; its tests skip, with the reason, where PostgreSQL is not installed."""
+    if _server_bin_dir() is None:
+        pytest.skip(NOT_INSTALLED)
+    with running_postgres() as server:
+        yield server
 
 
 def _admin(server: PostgresServer, statement: sql.Composable) -> None:
