@@ -37,7 +37,7 @@ from airflow_provider_intercom.operators.parameters import (  # noqa: F401 (docu
     documents_shared_parameters,
 )
 from airflow_provider_intercom.operators.report import ItemReport
-from airflow_provider_intercom.operators.report_store import DEFAULT_MAX_XCOM_ITEMS
+from airflow_provider_intercom.operators.report_store import DEFAULT_MAX_XCOM_ITEMS, counts_of
 from airflow_provider_intercom.operators.run_report import RunReport, windows
 from airflow_provider_intercom.operators.sql_source import add_sql_ids, sql_source
 from airflow_provider_intercom.operators.tagging import find_tag, record_tag_link
@@ -170,10 +170,9 @@ class _TagTaskOperator(BaseOperator):
         """
         dry_run, max_failed_ratio = self._validated_options()
         inputs, source = self._read_inputs()
-        self._check_inputs(inputs)
+        requested = self._check_inputs(inputs)
         self._check_arguments()
         _ = self.hook.settings  # resolves token, region and version now: a bad one fails before any request
-        requested = len(dict.fromkeys(item for values in inputs.values() for item in values))
         run = RunReport(requested, self.max_xcom_items, self.report_path, self.report_conn_id)
         run.extra.update(source)
         tag: dict[str, Any] | None = None
@@ -192,9 +191,7 @@ class _TagTaskOperator(BaseOperator):
             run.close()  # what was done stays in report_path even if the run stops here
             raise
         report = run.finish(tag_summary(tag or {"name": self.tag_name, "id": self.tag_id}), dry_run)
-        counts = report.get("counts") or {
-            key: len(report[key]) for key in ("succeeded", "not_found", "failed")
-        }
+        counts = counts_of(report)
         summary = (
             "%s%d %s requested: %d succeeded, %d not found, %d failed",
             "Dry run: " if dry_run else "",
@@ -300,17 +297,17 @@ class _TagTaskOperator(BaseOperator):
             for field in self.id_fields
         }
 
-    def _check_inputs(self, inputs: dict[str, list[str]], *, allow_empty: bool = False) -> None:
-        """Refuse no items at all (unless ``allow_empty``), and more than ``max_items``."""
+    def _check_inputs(self, inputs: dict[str, list[str]], *, allow_empty: bool = False) -> int:
+        """Refuse no items at all (unless ``allow_empty``), and more than ``max_items``; return how many."""
         fields = _listed(self.id_fields)
         if not allow_empty and not any(inputs.values()):
             emptiness = {1: "is empty", 2: "are both empty"}.get(
                 len(self.id_fields), "are all empty or missing"
             )
             raise IntercomConfigurationError(f"Nothing to do: {fields} {emptiness}")
-        check_max_items(
-            len(dict.fromkeys(item for values in inputs.values() for item in values)), self.max_items, fields
-        )
+        count = len(dict.fromkeys(item for values in inputs.values() for item in values))
+        check_max_items(count, self.max_items, fields)
+        return count
 
     def _finish(
         self,

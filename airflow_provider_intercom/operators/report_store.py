@@ -122,7 +122,16 @@ def summary_line(report: dict[str, Any]) -> dict[str, Any]:
         for key, value in report.items()
         if key not in (*_DONE_LISTS, *_MISS_LISTS, "resolved", "summarized")
     }
-    return {"record": "summary", **summary, "counts": report.get("counts") or _counts(report)}
+    return {"record": "summary", **summary, "counts": counts_of(report)}
+
+
+def counts_of(report: dict[str, Any]) -> dict[str, int]:
+    """
+    Return how many items each outcome holds, whether the report lists them or (summarized) only counts them.
+
+    :param report: a report, whole or summarized.
+    """
+    return report.get("counts") or _counts(report)
 
 
 def _counts(report: dict[str, Any]) -> dict[str, int]:
