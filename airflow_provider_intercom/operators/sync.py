@@ -155,7 +155,8 @@ class SyncContactTagOperator(_TagTaskOperator):
         targets, extra = resolve_contacts(self.hook, self.log, inputs) if any(inputs.values()) else ({}, {})
         tag = existing_tag(self.hook, self.tag_name, self.tag_id)
         current = self._current_members(tag)
-        self._drop_unknown_ids(targets, inputs["contact_ids"], set(current), guard)
+        members = set(current)
+        self._drop_unknown_ids(targets, inputs["contact_ids"], members, guard)
         desired = list(dict.fromkeys(cid for ids in targets.values() for cid in ids))
         the_plan = plan(desired, {cid: (cid,) for cid in current})
         self.log.info(
@@ -177,7 +178,7 @@ class SyncContactTagOperator(_TagTaskOperator):
             removes.succeed_all()
         else:
             tag = self._apply(tag, adds, removes, batch_size, max_workers)
-        outcomes = {item: _contact_outcome(ids, set(current), adds) for item, ids in targets.items()}
+        outcomes = {item: _contact_outcome(ids, members, adds) for item, ids in targets.items()}
         report = sync_report(
             tag, outcomes, adds, removes, current=len(current), dry_run=dry_run, **extra, **source
         )
