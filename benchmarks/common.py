@@ -45,8 +45,8 @@ class Sizes:
     stream_big: int = 100_000
     stream_small: int = 1_000
     import_runs: int = 7
-    sync_members: int = 20_000
-    sync_churn: int = 1_000
+    sync_members: int = 100_000
+    sync_churn: int = 5_000
     sql_big: int = 100_000
     sql_small: int = 1_000
     label: str = "full sizes"

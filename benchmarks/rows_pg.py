@@ -68,8 +68,6 @@ def postgres_source(ctx: Context) -> list[Row]:
             tagged = _tag_run(ctx, big, "ours", warehouse)
         with _database({"churn": ("email", [email_of(cid) for cid in contact_ids(small)])}) as warehouse:
             tagged_small = _tag_run(ctx, small, "ours", warehouse)
-        # 20,000, as the other sync row: at 100,000 the sandbox's search, which scans every contact for
-        # each page, takes longer than a bench subprocess may run (600 s).
         members = ctx.sizes.sync_members
         synced, synced_small = _sync_run(ctx, members), _sync_run(ctx, small)
     except PostgresNotInstalled as missing:
