@@ -163,6 +163,19 @@ class IntercomSyncGuardError(IntercomReportedError):
     """A sync was refused before any write: too many removals, or a desired set that resolved to little."""
 
 
+class IntercomStalePlanError(IntercomError):
+    """
+    A reviewed plan was refused before any write: the tag's members moved since it was planned.
+
+    :param message: what moved, with the counts.
+    :param drift: the counts: ``appeared``, ``vanished``, ``max_drift``.
+    """
+
+    def __init__(self, message: str, drift: dict[str, int]) -> None:
+        self.drift = drift
+        super().__init__(message)
+
+
 ERRORS_BY_STATUS: dict[int, type[IntercomAPIError]] = {
     400: IntercomBadRequestError,
     401: IntercomUnauthorizedError,

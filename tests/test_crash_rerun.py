@@ -1,10 +1,10 @@
 """
 A task killed mid-run and run again, as Airflow's retry would: the second run finishes the job.
 
-The first run is a separate process running ``UntagContactsOperator.execute`` on 2,000 contacts; it gets
-SIGKILL once about half of its DELETEs have reached the sandbox, so some writes were applied, some were
-in flight and some never sent. The second run (in this process) must leave the exact end state and
-account for every item in its report.
+The first run is a separate process running an operator's ``execute`` (an untag of 2,000 contacts, or
+the apply of a reviewed plan that removes 1,000); it gets SIGKILL once enough of its DELETEs have
+reached the sandbox, so some writes were applied, some were in flight and some never sent. The second
+run (in this process) must leave the exact end state and account for every item in its report.
 """
 
 from __future__ import annotations
@@ -15,11 +15,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from airflow_provider_intercom.operators.sync import ApplyTagPlanOperator, SyncContactTagOperator
 from airflow_provider_intercom.operators.tags import UntagContactsOperator
 from airflow_provider_intercom.sandbox import IntercomSandbox
 from tests.airflow_runs import RecordingTaskInstance
@@ -32,6 +34,7 @@ CHILD_DEADLINE_SECONDS = 120
 # The first run, as a worker would run it; the report goes to stdout if it ever finishes.
 FIRST_RUN = """
 import json, sys
+from airflow_provider_intercom.operators.sync import ApplyTagPlanOperator, SyncContactTagOperator
 from airflow_provider_intercom.operators.tags import UntagContactsOperator
 
 class TaskInstance:
@@ -44,16 +47,30 @@ operator = UntagContactsOperator(
 )
 print(json.dumps(operator.execute({"ti": TaskInstance()})))
 """
+FIRST_APPLY = """
+import sys
+from airflow_provider_intercom.operators.sync import ApplyTagPlanOperator
+
+class TaskInstance:
+    def xcom_push(self, key, value):
+        pass
+
+ApplyTagPlanOperator(task_id="apply", plan_path=sys.argv[1], max_workers=4).execute({"ti": TaskInstance()})
+"""
+PLANNED_REMOVALS = 1000
+KILL_APPLY_AFTER_DELETES = 400
 
 
 def deletes(sandbox: IntercomSandbox) -> int:
     return sum(entry["method"] == "DELETE" for entry in sandbox.requests)
 
 
-def kill_halfway(process: subprocess.Popen[str], sandbox: IntercomSandbox) -> float:
-    """Wait (bounded) until enough DELETEs arrived, then SIGKILL the child; return the seconds waited."""
+def kill_halfway(
+    process: subprocess.Popen[str], sandbox: IntercomSandbox, after: int = KILL_AFTER_DELETES
+) -> float:
+    """Wait (bounded) until ``after`` DELETEs arrived, then SIGKILL the child; return the seconds waited."""
     started = time.monotonic()
-    while deletes(sandbox) < KILL_AFTER_DELETES:
+    while deletes(sandbox) < after:
         if process.poll() is not None:
             output, errors = process.communicate()
             pytest.fail(f"the first run ended before it was killed ({process.returncode}): {errors[-2000:]}")
@@ -149,3 +166,63 @@ def test_untag_killed_halfway_then_rerun_ends_exact(tmp_path: Path, monkeypatch:
         assert set(state.contacts[contact_id].tags) == {other.id}
     for contact_id in untouched:
         assert set(state.contacts[contact_id].tags) == {tag.id, other.id}
+
+
+def test_a_plan_apply_killed_halfway_then_rerun_converges_to_the_plan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with IntercomSandbox(port=0, token="crash-token", rate_limit=10_000, latency_ms=4) as sandbox:
+        state = sandbox.state
+        tag = state.add_tag(TAG)
+        members = [state.add_contact(role="user", tags=[tag.id]).id for _ in range(PLANNED_REMOVALS + 200)]
+        newcomers = [state.add_contact(role="user").id for _ in range(10)]
+        connection = json.dumps(sandbox.airflow_connection())
+        monkeypatch.setenv("AIRFLOW_CONN_INTERCOM_DEFAULT", connection)
+        plan_path = tmp_path / "plan.json"
+        SyncContactTagOperator(
+            task_id="plan",
+            tag_name=TAG,
+            contact_ids=members[PLANNED_REMOVALS:] + newcomers,
+            plan_only=True,
+            plan_path=str(plan_path),
+            max_removal_ratio=1.0,
+            max_removals=PLANNED_REMOVALS,
+        ).execute({"ti": RecordingTaskInstance()})
+        sandbox.state.clear_request_log()
+        airflow_home = tmp_path / "airflow"
+        airflow_home.mkdir()
+        env = {
+            **os.environ,
+            "AIRFLOW_HOME": str(airflow_home),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW_CONN_INTERCOM_DEFAULT": connection,
+        }
+        first = subprocess.Popen(
+            [sys.executable, "-c", FIRST_APPLY, str(plan_path)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            kill_halfway(first, sandbox, after=KILL_APPLY_AFTER_DELETES)
+        finally:
+            if first.poll() is None:
+                first.kill()
+            first.communicate(timeout=30)
+        assert first.returncode == -signal.SIGKILL
+        assert KILL_APPLY_AFTER_DELETES <= deletes(sandbox) < PLANNED_REMOVALS
+
+        sandbox.latency_ms = 0
+        report = ApplyTagPlanOperator(
+            task_id="apply", plan_path=str(plan_path), max_xcom_items=10**4
+        ).execute({"ti": RecordingTaskInstance()})
+        sent = Counter(entry["path"] for entry in sandbox.requests if entry["method"] == "DELETE")
+
+    carrying = {contact_id for contact_id, contact in state.contacts.items() if tag.id in contact.tags}
+    assert carrying == set(members[PLANNED_REMOVALS:] + newcomers)
+    assert len(sent) == PLANNED_REMOVALS
+    assert max(sent.values()) <= 2  # at most the calls in flight at the kill went twice
+    assert sum(sent.values()) <= PLANNED_REMOVALS + 4  # ... and no more of them than the workers
+    assert report["applied"]["already_done"]["remove"] >= KILL_APPLY_AFTER_DELETES - 4
+    assert (len(report["removed"]), len(report["added"]), report["failed"]) == (PLANNED_REMOVALS, 10, [])

@@ -320,39 +320,67 @@ class _TagTaskOperator(BaseOperator):
         out_of: int | None = None,
         refusal: str | None = None,
     ) -> dict[str, Any]:
-        """
-        Record the tag link; refuse a guarded plan, log the outcome, or fail on too many misses.
+        """Finish the task through :func:`finish_report` with this task's hook and log."""
+        return finish_report(
+            self.hook,
+            self.log,
+            context,
+            report,
+            max_failed_ratio,
+            subject,
+            summary,
+            out_of=out_of,
+            refusal=refusal,
+        )
 
-        Before failing, the report is pushed to XCom (a failed task returns nothing): nothing done is lost.
 
-        :param context: the task's context.
-        :param report: the task's report.
-        :param max_failed_ratio: the share of ``out_of`` that may be missed.
-        :param subject: what was asked, for the message, e.g. ``5 contacts``.
-        :param summary: the outcome's log line: a format and its arguments.
-        :param out_of: the number the ratio applies to; defaults to ``report["requested"]``.
-        :param refusal: why a guard refused the plan; None when none did.
-        """
-        record_tag_link(self.hook, self.log, context, report["tag"])
-        if refusal:
-            context["ti"].xcom_push(key="return_value", value=report)  # the plan survives the refusal
-            raise IntercomSyncGuardError(
-                f"Refusing to sync the tag {report['tag']['name']!r}: {refusal}. Nothing was written; "
-                "the plan is in this task's XCom (return_value).",
-                report,
-            )
-        self.log.info(*summary)
-        not_found, failed = len(report["not_found"]), len(report["failed"])
-        allowed = max_failed_ratio * (report["requested"] if out_of is None else out_of)
-        if not_found + failed > allowed:
-            context["ti"].xcom_push(key="return_value", value=report)
-            raise IntercomPartialFailureError(
-                f"{not_found + failed} of {subject} were not done ({not_found} not found, {failed} failed); "
-                f"max_failed_ratio={max_failed_ratio} allows {int(allowed)}. "
-                "The per-item report is in this task's XCom (return_value).",
-                report,
-            )
-        return report
+def finish_report(
+    hook: IntercomHook,
+    log: Any,
+    context: Context,
+    report: dict[str, Any],
+    max_failed_ratio: float,
+    subject: str,
+    summary: Sequence[Any],
+    *,
+    out_of: int | None = None,
+    refusal: str | None = None,
+) -> dict[str, Any]:
+    """
+    Record the tag link; refuse a guarded plan, log the outcome, or fail on too many misses.
+
+    Before failing, the report is pushed to XCom (a failed task returns nothing): nothing done is lost.
+
+    :param hook: the task's hook.
+    :param log: the task's log.
+    :param context: the task's context.
+    :param report: the task's report.
+    :param max_failed_ratio: the share of ``out_of`` that may be missed.
+    :param subject: what was asked, for the message, e.g. ``5 contacts``.
+    :param summary: the outcome's log line: a format and its arguments.
+    :param out_of: the number the ratio applies to; defaults to ``report["requested"]``.
+    :param refusal: why a guard refused the plan; None when none did.
+    """
+    record_tag_link(hook, log, context, report["tag"])
+    if refusal:
+        context["ti"].xcom_push(key="return_value", value=report)  # the plan survives the refusal
+        raise IntercomSyncGuardError(
+            f"Refusing to sync the tag {report['tag']['name']!r}: {refusal}. Nothing was written; "
+            "the plan is in this task's XCom (return_value).",
+            report,
+        )
+    log.info(*summary)
+    not_found, failed = len(report["not_found"]), len(report["failed"])
+    allowed = max_failed_ratio * (report["requested"] if out_of is None else out_of)
+    if not_found + failed > allowed:
+        context["ti"].xcom_push(key="return_value", value=report)
+        raise IntercomPartialFailureError(
+            f"{not_found + failed} of {subject} were not done ({not_found} not found, {failed} failed); "
+            f"max_failed_ratio={max_failed_ratio} allows {int(allowed)}. "
+            "The per-item report is in this task's XCom (return_value).",
+            report,
+        )
+    return report
 
 
 def _listed(fields: Iterable[str]) -> str:

@@ -59,14 +59,15 @@ def publish(
     return report if item_count(report) <= limit else summarized(report)
 
 
-def validate_report_path(path: Any) -> str:
+def validate_report_path(path: Any, field: str = "report_path") -> str:
     """
-    Return ``report_path`` trimmed, or raise naming it.
+    Return a file argument trimmed, or raise naming it.
 
     :param path: the argument as rendered.
+    :param field: the argument's name, for the message.
     """
     if not isinstance(path, str) or not path.strip() or path.strip() in ("None", "null"):
-        raise IntercomConfigurationError(f"report_path={path!r} must be a path or an object-storage URL")
+        raise IntercomConfigurationError(f"{field}={path!r} must be a path or an object-storage URL")
     return path.strip()
 
 

@@ -22,7 +22,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_intercom._validation import validate_batch_size, validate_workers
+from airflow_provider_intercom._validation import validate_batch_size, validate_flag, validate_workers
+from airflow_provider_intercom.operators.apply_plan import ApplyTagPlanOperator
 from airflow_provider_intercom.operators.base import _TagTaskOperator, documents_shared_parameters
 from airflow_provider_intercom.operators.bulk import BulkWriter
 from airflow_provider_intercom.operators.companies import (
@@ -40,6 +41,13 @@ from airflow_provider_intercom.operators.contacts import (
     CONTACT_TEMPLATE_FIELDS,
     resolve_contacts,
 )
+from airflow_provider_intercom.operators.membership import (
+    company_members,
+    company_payload,
+    contact_members,
+    write_company_changes,
+    write_contact_changes,
+)
 from airflow_provider_intercom.operators.report import ItemReport, Outcome, combine
 from airflow_provider_intercom.operators.report_store import publish
 from airflow_provider_intercom.operators.sync_plan import (
@@ -50,12 +58,14 @@ from airflow_provider_intercom.operators.sync_plan import (
     sync_summary,
     unresolved,
 )
-from airflow_provider_intercom.operators.tagging import existing_tag
+from airflow_provider_intercom.operators.tag_plan import build_plan, publish_plan
+from airflow_provider_intercom.operators.tagging import existing_tag, record_tag_link
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
-__all__ = ["SyncCompanyTagOperator", "SyncContactTagOperator"]
+__all__ = ["ApplyTagPlanOperator", "SyncCompanyTagOperator", "SyncContactTagOperator"]
+PLAN_TEMPLATE_FIELDS = ("plan_only", "plan_path")
 
 
 def _contact_outcome(contact_ids: list[str], members: set[str], adds: ItemReport) -> ItemOutcome | None:
@@ -91,6 +101,38 @@ def _finish_sync(
     )
 
 
+def _finish_plan(
+    operator: SyncContactTagOperator | SyncCompanyTagOperator,
+    context: Context,
+    tag: dict[str, Any],
+    objects: str,
+    add: list[Any],
+    remove: list[Any],
+    **fields: Any,
+) -> dict[str, Any]:
+    """Freeze a plan-only sync's plan, log its summary and return what goes to XCom; nothing is written."""
+    settings = operator.hook.settings
+    frozen = build_plan(
+        objects=objects,
+        tag=tag,
+        api_version=settings.api_version,
+        region=settings.region,
+        add=add,
+        remove=remove,
+        **fields,
+    )
+    url = record_tag_link(operator.hook, operator.log, context, tag)
+    published = publish_plan(
+        frozen,
+        path=operator.plan_path,
+        conn_id=operator.plan_conn_id,
+        max_items=operator.max_xcom_items,
+        tag_url=url,
+    )
+    operator.log.info("Plan only: nothing was written.\n%s", published["summary"])
+    return published
+
+
 @documents_shared_parameters
 class SyncContactTagOperator(_TagTaskOperator):
     """
@@ -110,9 +152,13 @@ class SyncContactTagOperator(_TagTaskOperator):
     :param allow_empty: allow an empty desired set (which removes the tag from everyone).
     :param batch_size: contacts per bulk tag call, 1 to 50.
     :param max_workers: untag calls in flight at once, 1 to 32.
+    :param plan_only: stop after planning and return the plan, for :class:`ApplyTagPlanOperator`
+        to apply later; a guard that trips is named in the plan's ``guard`` instead of failing (templated).
+    :param plan_path: where a plan too large for XCom goes: a path or an object-storage URL (templated).
+    :param plan_conn_id: the object store's connection, for a ``plan_path`` URL.
     """
 
-    template_fields: Sequence[str] = CONTACT_TEMPLATE_FIELDS
+    template_fields: Sequence[str] = (*CONTACT_TEMPLATE_FIELDS, *PLAN_TEMPLATE_FIELDS)
     template_fields_renderers = CONTACT_RENDERERS
     id_fields = CONTACT_ID_FIELDS
     sql_columns = CONTACT_SQL_COLUMNS
@@ -128,9 +174,13 @@ class SyncContactTagOperator(_TagTaskOperator):
         allow_empty: bool = False,
         batch_size: int = 50,
         max_workers: int = 4,
+        plan_only: bool | str = False,
+        plan_path: str | None = None,
+        plan_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.plan_only, self.plan_path, self.plan_conn_id = plan_only, plan_path, plan_conn_id
         self.contact_ids, self.emails, self.external_ids = contact_ids, emails, external_ids
         self.max_removals, self.max_removal_ratio, self.allow_empty = (
             max_removals,
@@ -146,6 +196,7 @@ class SyncContactTagOperator(_TagTaskOperator):
         :param context: The task context.
         """
         dry_run, max_failed_ratio = self._validated_options()
+        plan_only = validate_flag(self.plan_only, "plan_only")
         guard = SyncGuard(self.max_removals, self.max_removal_ratio, self.allow_empty, max_failed_ratio)
         batch_size, max_workers = validate_batch_size(self.batch_size), validate_workers(self.max_workers)
         inputs, source = self._read_inputs()
@@ -154,7 +205,7 @@ class SyncContactTagOperator(_TagTaskOperator):
 
         targets, extra = resolve_contacts(self.hook, self.log, inputs) if any(inputs.values()) else ({}, {})
         tag = existing_tag(self.hook, self.tag_name, self.tag_id)
-        current = self._current_members(tag)
+        current = contact_members(self.hook, tag)
         members = set(current)
         self._drop_unknown_ids(targets, inputs["contact_ids"], members, guard)
         desired = list(dict.fromkeys(cid for ids in targets.values() for cid in ids))
@@ -172,34 +223,22 @@ class SyncContactTagOperator(_TagTaskOperator):
         refusal = guard.refusal(
             len(targets), len(desired), unresolved_items, len(current), len(the_plan.remove)
         )
+        if plan_only:
+            fields = {"desired": len(desired), "members": current, "guard": refusal}
+            return _finish_plan(self, context, tag, "contacts", the_plan.add, the_plan.remove, **fields)
         adds, removes = ItemReport(the_plan.add), ItemReport(the_plan.remove)
         if dry_run or refusal:
             adds.succeed_all()  # what the report lists: would be added, would be removed
             removes.succeed_all()
         else:
-            tag = self._apply(tag, adds, removes, batch_size, max_workers)
+            tag = write_contact_changes(
+                self.hook, self.log, tag, adds, removes, batch_size=batch_size, max_workers=max_workers
+            )
         outcomes = {item: _contact_outcome(ids, members, adds) for item, ids in targets.items()}
         report = sync_report(
             tag, outcomes, adds, removes, current=len(current), dry_run=dry_run, **extra, **source
         )
         return _finish_sync(self, context, report, max_failed_ratio, refusal)
-
-    def _apply(
-        self, tag: dict[str, Any], adds: ItemReport, removes: ItemReport, batch_size: int, max_workers: int
-    ) -> dict[str, Any]:
-        """Tag the additions in bulk, then untag the removals one by one; return the (created) tag."""
-        if adds.items:
-            BulkWriter(self.hook, self.log, adds).tag_contacts(tag["name"], batch_size)
-            if tag["id"] is None:  # the first addition created it
-                tag = self.hook.find_tag_by_name(tag["name"]) or tag
-        if removes.items:
-            BulkWriter(self.hook, self.log, removes).each(
-                lambda contact_id: self.hook.untag_contact(contact_id, tag["id"]),
-                "untagged",
-                "contacts",
-                max_workers,
-            )
-        return tag
 
     def _drop_unknown_ids(
         self, targets: dict[str, list[str]], contact_ids: list[str], current: set[str], guard: SyncGuard
@@ -226,14 +265,6 @@ class SyncContactTagOperator(_TagTaskOperator):
         for contact_id in unknown:
             targets[contact_id] = []
 
-    def _current_members(self, tag: dict[str, Any]) -> list[str]:
-        if tag["id"] is None:
-            return []
-        query = {"field": "tag_id", "operator": "=", "value": tag["id"]}
-        return list(
-            dict.fromkeys(contact["id"] for contact in self.hook.search_contacts(query, per_page=150))
-        )
-
 
 @documents_shared_parameters
 class SyncCompanyTagOperator(_TagTaskOperator):
@@ -252,9 +283,12 @@ class SyncCompanyTagOperator(_TagTaskOperator):
     :param max_removal_ratio: refuse a sync that removes it from more than this share of members.
     :param allow_empty: allow an empty desired set (which removes the tag from every company).
     :param batch_size: companies per call, 1 to 50.
+    :param plan_only: stop after planning and return the plan (see :class:`SyncContactTagOperator`).
+    :param plan_path: where a plan too large for XCom goes: a path or an object-storage URL (templated).
+    :param plan_conn_id: the object store's connection, for a ``plan_path`` URL.
     """
 
-    template_fields: Sequence[str] = COMPANY_TEMPLATE_FIELDS
+    template_fields: Sequence[str] = (*COMPANY_TEMPLATE_FIELDS, *PLAN_TEMPLATE_FIELDS)
     template_fields_renderers = COMPANY_RENDERERS
     id_fields = COMPANY_ID_FIELDS
     sql_columns = COMPANY_SQL_COLUMNS
@@ -268,9 +302,13 @@ class SyncCompanyTagOperator(_TagTaskOperator):
         max_removal_ratio: float = 0.2,
         allow_empty: bool = False,
         batch_size: int = 50,
+        plan_only: bool | str = False,
+        plan_path: str | None = None,
+        plan_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.plan_only, self.plan_path, self.plan_conn_id = plan_only, plan_path, plan_conn_id
         self.company_ids, self.company_external_ids = company_ids, company_external_ids
         self.max_removals, self.max_removal_ratio, self.allow_empty = (
             max_removals,
@@ -286,6 +324,7 @@ class SyncCompanyTagOperator(_TagTaskOperator):
         :param context: The task context.
         """
         dry_run, max_failed_ratio = self._validated_options()
+        plan_only = validate_flag(self.plan_only, "plan_only")
         guard = SyncGuard(self.max_removals, self.max_removal_ratio, self.allow_empty, max_failed_ratio)
         batch_size = validate_batch_size(self.batch_size)
         inputs, source = self._read_inputs()
@@ -294,11 +333,7 @@ class SyncCompanyTagOperator(_TagTaskOperator):
         _ = self.hook.settings  # a bad connection fails before any request
 
         tag = existing_tag(self.hook, self.tag_name, self.tag_id)
-        members = (
-            {str(m["id"]): m for m in self.hook.list_companies(tag_id=tag["id"], per_page=50)}
-            if tag["id"]
-            else {}
-        )
+        members = company_members(self.hook, tag)
         the_plan = plan(
             list(desired), {mid: {mid, str(m.get("company_id") or mid)} for mid, m in members.items()}
         )
@@ -309,45 +344,22 @@ class SyncCompanyTagOperator(_TagTaskOperator):
         refusal = guard.refusal(
             len(desired), len(desired) - len(missing), len(missing), len(members), len(removes.items)
         )
+        payloads = {value: {desired[value]: value} for value in adds.items}
+        payloads.update({mid: company_payload(members[mid]) for mid in removes.items})
+        if plan_only:
+            add, remove = [payloads[value] for value in adds.items], [payloads[m] for m in removes.items]
+            fields = {"desired": len(desired) - len(missing), "members": list(members), "guard": refusal}
+            return _finish_plan(self, context, tag, "companies", add, remove, **fields)
         if dry_run or refusal:
             adds.succeed_all()
             removes.succeed_all()
         else:
-            tag = self._apply(tag, desired, members, adds, removes, batch_size)
+            tag = write_company_changes(
+                self.hook, self.log, tag, adds, removes, payloads, batch_size=batch_size
+            )
         outcomes = {value: adds.outcome(value) or checked.outcome(value) for value in desired}
         report = sync_report(tag, outcomes, adds, removes, current=len(members), dry_run=dry_run, **source)
         return _finish_sync(self, context, report, max_failed_ratio, refusal)
-
-    def _apply(
-        self,
-        tag: dict[str, Any],
-        desired: dict[str, str],
-        members: dict[str, dict[str, Any]],
-        adds: ItemReport,
-        removes: ItemReport,
-        batch_size: int,
-    ) -> dict[str, Any]:
-        """Tag the additions, then untag the removals, in separate bulk calls; return the (created) tag."""
-        writer = BulkWriter(self.hook, self.log, adds)
-        if adds.items:
-            writer.send_companies(
-                tag["name"], {value: {desired[value]: value} for value in adds.items}, batch_size, untag=False
-            )
-        # Members are known by both ids; 2.11's untag schema asks for both on every item.
-        leaving = {
-            mid: {
-                "id": mid,
-                **({"company_id": str(members[mid]["company_id"])} if members[mid].get("company_id") else {}),
-            }
-            for mid in removes.items
-        }
-        if removes.items:
-            BulkWriter(self.hook, self.log, removes).send_companies(
-                tag["name"], leaving, batch_size, untag=True
-            )
-        if tag["id"] is None and adds.items:
-            tag = self.hook.find_tag_by_name(tag["name"]) or tag
-        return tag
 
     def _check_newcomers(
         self,

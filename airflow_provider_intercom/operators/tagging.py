@@ -55,7 +55,7 @@ def find_tag(
     return tag
 
 
-def record_tag_link(hook: IntercomHook, log: Any, context: Context, tag: dict[str, Any]) -> None:
+def record_tag_link(hook: IntercomHook, log: Any, context: Context, tag: dict[str, Any]) -> str | None:
     """
     Push the URL of the tag's contacts in the web app to XCom, for the "Intercom tag" link.
 
@@ -66,15 +66,17 @@ def record_tag_link(hook: IntercomHook, log: Any, context: Context, tag: dict[st
     :param log: the task's log.
     :param context: the task's context.
     :param tag: the task's tag; no link when its id is None (a dry run of a missing tag).
+    :return: the URL, or None when there is no link.
     """
     if not tag.get("id"):
-        return
+        return None
     try:
         url = tag_contacts_url(hook.app_url(), str(tag["id"]))
     except Exception as error:  # any failure here must leave the task as it is
         log.warning("No %r link for this task: %s", IntercomTagLink.name, error)
-        return
+        return None
     context["ti"].xcom_push(key=TAG_LINK_XCOM_KEY, value=url)
+    return url
 
 
 def existing_tag(hook: IntercomHook, tag_name: Any, tag_id: Any) -> dict[str, Any]:
