@@ -61,6 +61,7 @@ def main() -> int:
         os.environ.update(env)
         import benchmarks.rows
         import benchmarks.rows_pg
+        import benchmarks.rows_plan
         import benchmarks.rows_sql  # noqa: F401  (all register their rows)
 
         context = Context(sizes=sizes, workdir=workdir, env=env)

@@ -21,12 +21,30 @@ def seeded_sandbox(intercom_sandbox):
     return intercom_sandbox
 
 
+def hitl_available() -> bool:
+    """Whether this Airflow has the human-in-the-loop operators (3.1 and later)."""
+    try:
+        from airflow.providers.standard.operators.hitl import ApprovalOperator  # noqa: F401
+    except Exception:
+        return False
+    return True
+
+
 def test_example_dags_import_without_errors():
     from airflow.models import DagBag
 
     bag = DagBag(dag_folder=str(EXAMPLE_DAGS))
     assert bag.import_errors == {}
-    assert set(bag.dag_ids) == {"intercom_warehouse_export", "intercom_crm_hygiene", "intercom_bulk_mapped"}
+    # Where Airflow has no ApprovalOperator, the approval example is left out (with a log line), not broken.
+    approval = {"intercom_reviewed_sync"} if hitl_available() else set()
+    assert set(bag.dag_ids) == {
+        "intercom_warehouse_export",
+        "intercom_crm_hygiene",
+        "intercom_bulk_mapped",
+        "intercom_reviewed_sync_plan",
+        "intercom_reviewed_sync_apply",
+        *approval,
+    }
 
 
 # Run in a fresh interpreter: a module imported earlier in the session would not warn again.
@@ -124,3 +142,48 @@ def test_bulk_mapped_tags_every_user(dag_bag, seeded_sandbox):
     reports = {key: value for key, value in xcoms(run.run_id).items() if key[0] == "tag_users"}
     assert sorted(index for _, index in reports) == [0, 1, 2]  # 1,106 users in chunks of 500
     assert sum(report["requested"] for report in reports.values()) == len(users)
+
+
+# -- reviewed syncs ---------------------------------------------------------------------------------------
+
+
+def vip_emails(sandbox) -> list[str]:
+    emails = {contact.id: contact.email for contact in sandbox.state.live_contacts()}
+    return sorted(emails[contact_id] for contact_id in contacts_with(sandbox, "vip"))
+
+
+def test_reviewed_sync_plan_then_a_triggered_apply_on_any_airflow(dag_bag, seeded_sandbox):
+    """The 2.11 way: a plan run writes the plan file; a person triggers the apply DAG with its path."""
+    assert dag_bag.get_dag("intercom_warehouse_export").test().state == "success"
+    planned = dag_bag.get_dag("intercom_reviewed_sync_plan").test()
+    assert planned.state == "success"
+    plan = xcoms(planned.run_id)[("plan_vip_sync", -1)]
+    # bob leaves a 2-member tag: 50% of its members, more than the default max_removal_ratio
+    assert "max_removal_ratio=0.2" in plan["guard"]
+    assert (plan["counts"]["add"], plan["counts"]["remove"]) == (1, 1)
+    assert Path(plan["plan_path"]).is_file()
+    assert not [entry for entry in seeded_sandbox.requests if entry["method"] in {"PUT", "DELETE"}]
+    assert vip_emails(seeded_sandbox) == ["bob@example.com", "carol@example.com"]
+
+    applied = dag_bag.get_dag("intercom_reviewed_sync_apply").test(run_conf={"plan_path": plan["plan_path"]})
+    assert applied.state == "success"
+    assert vip_emails(seeded_sandbox) == ["carol@example.com", "erin@example.org"]
+    report = xcoms(applied.run_id)[("apply_vip_plan", -1)]
+    assert report["applied"]["checksum"] == plan["checksum"]
+
+
+@pytest.mark.skipif(not hitl_available(), reason="human-in-the-loop operators need Airflow 3.1+")
+def test_reviewed_sync_within_the_guards_is_applied_without_asking(dag_bag, seeded_sandbox):
+    state = seeded_sandbox.state
+    bob = next(contact for contact in state.live_contacts() if contact.email == "bob@example.com")
+    del bob.tags[state.find_tag_by_name("vip").id]  # nothing to remove: no guard trips
+    assert dag_bag.get_dag("intercom_warehouse_export").test().state == "success"
+    run = dag_bag.get_dag("intercom_reviewed_sync").test()
+    assert run.state == "success"
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert (states["approve_vip_plan"], states["no_review_needed"], states["apply_vip_plan"]) == (
+        "skipped",
+        "success",
+        "success",
+    )
+    assert vip_emails(seeded_sandbox) == ["carol@example.com", "erin@example.org"]

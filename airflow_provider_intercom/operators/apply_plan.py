@@ -99,7 +99,8 @@ class ApplyTagPlanOperator(_IntercomOperator):
     their planned state (a rerun after a crash) are counted as done and not sent again. Returns a
     report in the sync's shape, with ``applied`` (the plan's checksum, what was already done, the drift).
 
-    :param plan: the plan task's XCom (``plan_task.output``): the plan, or its summary naming the file.
+    :param plan: the plan task's XCom (``plan_task.output``): the plan, or its summary naming the file
+        (templated).
     :param plan_path: the plan file (a path or an object-storage URL), when ``plan`` is not given (templated).
     :param plan_conn_id: the object store's connection, for a ``plan_path`` URL.
     :param max_drift: how many members may have moved since planning, 0 or more.
@@ -114,7 +115,8 @@ class ApplyTagPlanOperator(_IntercomOperator):
     :param max_xcom_items: above this many items, XCom holds counts and misses only.
     """
 
-    template_fields: Sequence[str] = ("plan_path", "report_path", "max_drift", *CONNECTION_FIELDS)
+    # "plan" is a template field so that an XComArg (plan_task.output) is resolved at run time.
+    template_fields: Sequence[str] = ("plan", "plan_path", "report_path", "max_drift", *CONNECTION_FIELDS)
     operator_extra_links = (IntercomTagLink(),)
 
     def __init__(
