@@ -1,5 +1,6 @@
 # Two commands for a newcomer: `make test` and `make demo`. Both create the virtualenv and install first.
-# CI (.ci/run) also runs `make test-airflow2` (Airflow 2.11), `make e2e` (the connection form in Chromium)
+# CI (.ci/run) also runs `make test-airflow2` (Airflow 2.11), `make e2e` (the connection form in Chromium,
+# the approval example through the REST API)
 # and `make dist` (sdist + wheel).
 PYTHON ?= python3
 VENV ?= .venv

@@ -39,7 +39,14 @@ os.environ.setdefault(
     f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}",
     json.dumps({"conn_type": "sqlite", "host": str(HOME / "warehouse" / "crm_export.sqlite")}),
 )
-START = pendulum.datetime(2026, 1, 1, tz="UTC")
+# What the three DAGs share: run on demand, after the warehouse export.
+DAG_ARGS: dict[str, Any] = {
+    "schedule": None,
+    "start_date": pendulum.datetime(2026, 1, 1, tz="UTC"),
+    "catchup": False,
+    "tags": ["intercom", "example"],
+    "doc_md": __doc__,
+}
 
 
 def plan_vip_sync(plan_file: str) -> SyncContactTagOperator:
@@ -67,11 +74,7 @@ except (ImportError, AirflowOptionalProviderFeatureException) as missing:
 else:
     with DAG(
         dag_id="intercom_reviewed_sync",
-        schedule=None,
-        start_date=START,
-        catchup=False,
-        tags=["intercom", "example"],
-        doc_md=__doc__,
+        **DAG_ARGS,
     ):
         plan = plan_vip_sync(str(PLANS / "vip-{{ run_id }}.json"))
 
@@ -97,22 +100,14 @@ else:
 
 with DAG(
     dag_id="intercom_reviewed_sync_plan",
-    schedule=None,
-    start_date=START,
-    catchup=False,
-    tags=["intercom", "example"],
-    doc_md=__doc__,
+    **DAG_ARGS,
 ):
     plan_vip_sync(str(PLANS / "vip-{{ run_id }}.json"))
 
 
 with DAG(
     dag_id="intercom_reviewed_sync_apply",
-    schedule=None,
-    start_date=START,
-    catchup=False,
-    tags=["intercom", "example"],
     params={"plan_path": Param("", type="string", description="The plan file a plan run wrote")},
-    doc_md=__doc__,
+    **DAG_ARGS,
 ):
     ApplyTagPlanOperator(task_id="apply_vip_plan", plan_path="{{ params.plan_path }}")

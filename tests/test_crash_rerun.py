@@ -83,6 +83,33 @@ def kill_halfway(
     return time.monotonic() - started
 
 
+def run_and_kill(script: str, args: list[str], sandbox: IntercomSandbox, tmp_path: Path, after: int) -> float:
+    """Run ``script`` in a child process as a worker would; SIGKILL it after ``after`` DELETEs."""
+    airflow_home = tmp_path / "airflow"
+    airflow_home.mkdir()
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(airflow_home),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW_CONN_INTERCOM_DEFAULT": json.dumps(sandbox.airflow_connection()),
+    }
+    first = subprocess.Popen(
+        [sys.executable, "-c", script, *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        waited = kill_halfway(first, sandbox, after=after)
+    finally:
+        if first.poll() is None:
+            first.kill()
+        first.communicate(timeout=30)
+    assert first.returncode == -signal.SIGKILL
+    return waited
+
+
 def test_untag_killed_halfway_then_rerun_ends_exact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # A little latency per answer keeps the first run slow enough to be caught halfway; the limit is
     # generous so that neither run waits for a rate-limit window.
@@ -100,29 +127,7 @@ def test_untag_killed_halfway_then_rerun_ends_exact(tmp_path: Path, monkeypatch:
         ids_file = tmp_path / "contact_ids.json"
         ids_file.write_text(json.dumps(requested))
         connection = json.dumps(sandbox.airflow_connection())
-        airflow_home = tmp_path / "airflow"
-        airflow_home.mkdir()
-        env = {
-            **os.environ,
-            "AIRFLOW_HOME": str(airflow_home),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW_CONN_INTERCOM_DEFAULT": connection,
-        }
-
-        first = subprocess.Popen(
-            [sys.executable, "-c", FIRST_RUN, str(ids_file), TAG],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            waited = kill_halfway(first, sandbox)
-        finally:
-            if first.poll() is None:
-                first.kill()
-            first.communicate(timeout=30)
-        assert first.returncode == -signal.SIGKILL
+        waited = run_and_kill(FIRST_RUN, [str(ids_file), TAG], sandbox, tmp_path, KILL_AFTER_DELETES)
         sent_before_kill = deletes(sandbox)
         still_tagged = [
             contact_id
@@ -189,28 +194,7 @@ def test_a_plan_apply_killed_halfway_then_rerun_converges_to_the_plan(
             max_removals=PLANNED_REMOVALS,
         ).execute({"ti": RecordingTaskInstance()})
         sandbox.state.clear_request_log()
-        airflow_home = tmp_path / "airflow"
-        airflow_home.mkdir()
-        env = {
-            **os.environ,
-            "AIRFLOW_HOME": str(airflow_home),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW_CONN_INTERCOM_DEFAULT": connection,
-        }
-        first = subprocess.Popen(
-            [sys.executable, "-c", FIRST_APPLY, str(plan_path)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            kill_halfway(first, sandbox, after=KILL_APPLY_AFTER_DELETES)
-        finally:
-            if first.poll() is None:
-                first.kill()
-            first.communicate(timeout=30)
-        assert first.returncode == -signal.SIGKILL
+        run_and_kill(FIRST_APPLY, [str(plan_path)], sandbox, tmp_path, KILL_APPLY_AFTER_DELETES)
         assert KILL_APPLY_AFTER_DELETES <= deletes(sandbox) < PLANNED_REMOVALS
 
         sandbox.latency_ms = 0

@@ -201,7 +201,8 @@ class _TagTaskOperator(BaseOperator):
             counts["not_found"],
             counts["failed"],
         )
-        return self._finish(context, report, max_failed_ratio, f"{report['requested']} {self.noun}", summary)
+        subject = f"{report['requested']} {self.noun}"
+        return finish_report(self.hook, self.log, context, report, max_failed_ratio, subject, summary)
 
     def _run_window(
         self, window: dict[str, list[str]], tag: dict[str, Any] | None, dry_run: bool, run: RunReport
@@ -308,30 +309,6 @@ class _TagTaskOperator(BaseOperator):
         count = len(dict.fromkeys(item for values in inputs.values() for item in values))
         check_max_items(count, self.max_items, fields)
         return count
-
-    def _finish(
-        self,
-        context: Context,
-        report: dict[str, Any],
-        max_failed_ratio: float,
-        subject: str,
-        summary: Sequence[Any],
-        *,
-        out_of: int | None = None,
-        refusal: str | None = None,
-    ) -> dict[str, Any]:
-        """Finish the task through :func:`finish_report` with this task's hook and log."""
-        return finish_report(
-            self.hook,
-            self.log,
-            context,
-            report,
-            max_failed_ratio,
-            subject,
-            summary,
-            out_of=out_of,
-            refusal=refusal,
-        )
 
 
 def finish_report(

@@ -24,7 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_intercom._validation import validate_batch_size, validate_flag, validate_workers
 from airflow_provider_intercom.operators.apply_plan import ApplyTagPlanOperator
-from airflow_provider_intercom.operators.base import _TagTaskOperator, documents_shared_parameters
+from airflow_provider_intercom.operators.base import (
+    _TagTaskOperator,
+    documents_shared_parameters,
+    finish_report,
+)
 from airflow_provider_intercom.operators.bulk import BulkWriter
 from airflow_provider_intercom.operators.companies import (
     COMPANY_ID_FIELDS,
@@ -90,7 +94,9 @@ def _finish_sync(
     published = publish(
         report, path=operator.report_path, conn_id=operator.report_conn_id, max_items=operator.max_xcom_items
     )
-    return operator._finish(
+    return finish_report(
+        operator.hook,
+        operator.log,
         context,
         published,
         max_failed_ratio,
