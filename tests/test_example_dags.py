@@ -147,6 +147,17 @@ def test_bulk_mapped_tags_every_user(dag_bag, seeded_sandbox):
 # -- reviewed syncs ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.skipif(hitl_available(), reason="this Airflow has the human-in-the-loop operators")
+def test_without_hitl_operators_the_approval_example_says_why_it_is_left_out(caplog):
+    import logging
+    import runpy
+
+    with caplog.at_level(logging.INFO):
+        dags = runpy.run_path(str(EXAMPLE_DAGS / "intercom_reviewed_sync.py"))
+    assert "intercom_reviewed_sync is not defined: it needs Airflow 3.1+" in caplog.text
+    assert "ApprovalOperator" not in dags
+
+
 def vip_emails(sandbox) -> list[str]:
     emails = {contact.id: contact.email for contact in sandbox.state.live_contacts()}
     return sorted(emails[contact_id] for contact_id in contacts_with(sandbox, "vip"))

@@ -108,6 +108,8 @@ def test_plan_then_apply_changes_exactly_the_planned_items_and_a_second_apply_wr
     assert (report["desired"], report["unchanged"], report["plan"]) == (4, 2, {"add": 2, "remove": 2})
     assert report["applied"]["checksum"] == plan["checksum"]
     assert report["applied"]["already_done"] == {"add": 0, "remove": 0}
+    assert report["applied"]["fingerprint_then"] == fingerprint(ids[:4])
+    assert report["applied"]["fingerprint_now"] == fingerprint(ids[:4])  # read before its own writes
 
     intercom_sandbox.state.clear_request_log()
     again = execute(ApplyTagPlanOperator, plan=plan)

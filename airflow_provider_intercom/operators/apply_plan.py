@@ -39,7 +39,7 @@ from airflow_provider_intercom.operators.membership import (
 from airflow_provider_intercom.operators.report import ItemReport, Outcome
 from airflow_provider_intercom.operators.report_store import DEFAULT_MAX_XCOM_ITEMS, publish
 from airflow_provider_intercom.operators.sync_plan import sync_report
-from airflow_provider_intercom.operators.tag_plan import OBJECTS, PlanSource, describe_item
+from airflow_provider_intercom.operators.tag_plan import OBJECTS, PlanSource, describe_item, fingerprint
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -97,7 +97,8 @@ class ApplyTagPlanOperator(_IntercomOperator):
     (:class:`~airflow_provider_intercom.exceptions.IntercomStalePlanError`) and nothing is written.
     The guards are not judged again: approving the plan was that decision. Planned items already in
     their planned state (a rerun after a crash) are counted as done and not sent again. Returns a
-    report in the sync's shape, with ``applied`` (the plan's checksum, what was already done, the drift).
+    report in the sync's shape, with ``applied`` (the plan's checksum, what was already done, the drift,
+    and the members' fingerprint then and now).
 
     :param plan: the plan task's XCom (``plan_task.output``): the plan, or its summary naming the file
         (templated).
@@ -184,8 +185,18 @@ class ApplyTagPlanOperator(_IntercomOperator):
         for whole, todo in ((adds, todo_adds), (removes, todo_removes)):
             for item in whole.items:
                 whole.record(item, *(todo.outcome(item) or (Outcome.SUCCEEDED, None)))
+        fingerprint_now = fingerprint(current)
         return self._finish_apply(
-            context, plan, tag, adds, removes, todo_adds, todo_removes, drift, max_failed_ratio
+            context,
+            plan,
+            tag,
+            adds,
+            removes,
+            todo_adds,
+            todo_removes,
+            drift,
+            fingerprint_now,
+            max_failed_ratio,
         )
 
     def _check_plan_fits(self, plan: Mapping[str, Any]) -> None:
@@ -276,6 +287,7 @@ class ApplyTagPlanOperator(_IntercomOperator):
         todo_adds: ItemReport,
         todo_removes: ItemReport,
         drift: Drift,
+        fingerprint_now: dict[str, Any],
         max_failed_ratio: float,
     ) -> dict[str, Any]:
         applied = {
@@ -286,6 +298,8 @@ class ApplyTagPlanOperator(_IntercomOperator):
                 "remove": len(removes.items) - len(todo_removes.items),
             },
             "drift": {"appeared": len(drift.appeared), "vanished": len(drift.vanished)},
+            "fingerprint_then": plan["fingerprint"],
+            "fingerprint_now": fingerprint_now,
         }
         outcomes = {item: adds.outcome(item) for item in adds.items}
         report = sync_report(tag, outcomes, adds, removes, current=len(plan["members"]), dry_run=False)
