@@ -50,6 +50,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_intercom.operators.companies",
                     "airflow_provider_intercom.operators.conversations",
                     "airflow_provider_intercom.operators.sync",
+                    "airflow_provider_intercom.operators.apply_plan",
                 ],
             }
         ],
