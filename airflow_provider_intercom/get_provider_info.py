@@ -25,6 +25,14 @@ _HOOK_MODULES = [
     "airflow_provider_intercom.hooks.endpoints.conversations",
 ]
 
+_ASSETS = "airflow_provider_intercom.assets.intercom"
+_TAG_URIS = {
+    "schemes": ["intercom"],
+    "handler": f"{_ASSETS}.sanitize_uri",
+    "factory": f"{_ASSETS}.create_asset",
+    "to_openlineage_converter": f"{_ASSETS}.convert_asset_to_openlineage",
+}
+
 
 def get_provider_info() -> dict[str, Any]:
     """Return the provider-info dict that the ``apache_airflow_provider`` entry point points at."""
@@ -60,6 +68,9 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {"integration-name": "Intercom", "python-modules": ["airflow_provider_intercom.triggers.tags"]}
         ],
+        # The intercom:// scheme: Assets on Airflow 3, Datasets on 2.x, one module for both.
+        "asset-uris": [dict(_TAG_URIS)],
+        "dataset-uris": [dict(_TAG_URIS)],
         # Airflow 2.11's webserver rebuilds a task's links only from classes registered here.
         "extra-links": ["airflow_provider_intercom.links.tags.IntercomTagLink"],
         "connection-types": [
