@@ -43,12 +43,12 @@ LINE_PINS ?=
 AIRFLOW2_PINS ?= "cryptography<51"
 
 $(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml
-	$(BIN)/python -m pip install $(PIP_QUIET) -e ".[test]" $(AIRFLOW_PINS)
+	$(BIN)/python -m pip install $(PIP_QUIET) -e ".[test,openlineage]" $(AIRFLOW_PINS)
 	touch $@
 
 # The same plus one more extra, one stamp each: .bench-installed, .dev-installed, .e2e-installed.
 $(VENV)/.%-installed: $(BIN)/python setup.cfg pyproject.toml
-	$(BIN)/python -m pip install $(PIP_QUIET) -e ".[test,$*]" $(AIRFLOW_PINS)
+	$(BIN)/python -m pip install $(PIP_QUIET) -e ".[test,openlineage,$*]" $(AIRFLOW_PINS)
 	touch $@
 
 install: $(VENV)/.installed

@@ -126,6 +126,7 @@ class IntercomHook(TagEndpoints, ContactEndpoints, CompanyEndpoints, Conversatio
         self.backoff_max = backoff_max
         self.max_rate_limit_wait = max_rate_limit_wait
         self.pacer = RateLimitPacer(max_wait=max_rate_limit_wait)
+        self._app_id: str | None = None
 
     # -- connection -------------------------------------------------------------------------------
 
@@ -150,7 +151,14 @@ class IntercomHook(TagEndpoints, ContactEndpoints, CompanyEndpoints, Conversatio
             source="api_version" if self.api_version else f"{extra} 'api_version'",
         )
         base_url = base_url_for(conn.host, conn.port, region)
-        return IntercomSettings(base_url=base_url, region=region, api_version=api_version, token=token)
+        app_id = connection_extra(extras, "app_id")
+        return IntercomSettings(
+            base_url=base_url,
+            region=region,
+            api_version=api_version,
+            token=token,
+            app_id=str(app_id).strip() if app_id else None,
+        )
 
     def get_conn(self) -> requests.Session:
         """Return the hook's pooled, keep-alive ``requests.Session``, with Intercom's headers set."""
@@ -217,21 +225,37 @@ class IntercomHook(TagEndpoints, ContactEndpoints, CompanyEndpoints, Conversatio
         """Return the admin the token belongs to, with its workspace (``GET /me``)."""
         return self._request("GET", "/me")
 
+    def app_id(self) -> str:
+        """
+        Return the workspace's app id (``app.id_code``): the ``app_id`` extra, else one ``GET /me``.
+
+        The answer is kept, so the link and the lineage of a task cost one call at most.
+
+        :raises IntercomInvalidResponseError: when ``GET /me`` names no app id.
+        """
+        if self.settings.app_id:
+            return self.settings.app_id
+        if self._app_id is None:
+            app_id = (self.get_me().get("app") or {}).get("id_code")
+            if not isinstance(app_id, str) or not app_id.strip():
+                raise IntercomInvalidResponseError(
+                    200, None, f"no app.id_code in the answer ({app_id!r})", method="GET", path="/me"
+                )
+            self._app_id = app_id.strip()
+        return self._app_id
+
+    def known_app_id(self) -> str | None:
+        """Return the workspace's app id when it is known without a request (the extra, an earlier answer)."""
+        return self.settings.app_id or self._app_id
+
     def app_url(self) -> str:
         """
         Return the workspace's home in the Intercom web app, e.g. ``https://app.eu.intercom.com/a/apps/x1y2``.
 
         The host follows the region (a connection ``host`` overrides only the API's URL); the app
-        id is the workspace's ``app.id_code``, read with one ``GET /me``.
-
-        :raises IntercomInvalidResponseError: when ``GET /me`` names no app id.
+        id is :meth:`app_id`.
         """
-        app_id = (self.get_me().get("app") or {}).get("id_code")
-        if not isinstance(app_id, str) or not app_id.strip():
-            raise IntercomInvalidResponseError(
-                200, None, f"no app.id_code in the answer ({app_id!r})", method="GET", path="/me"
-            )
-        return f"{REGION_APP_URLS[self.settings.region]}/a/apps/{quote(app_id.strip(), safe='')}"
+        return f"{REGION_APP_URLS[self.settings.region]}/a/apps/{quote(self.app_id(), safe='')}"
 
     def test_connection(self) -> tuple[bool, str]:
         """Check the token with one cheap read (``GET /me``); never raises."""

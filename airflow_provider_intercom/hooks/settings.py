@@ -34,12 +34,14 @@ class IntercomSettings:
     :param region: us, eu or au.
     :param api_version: the ``Intercom-Version`` header value.
     :param token: the access token; kept out of ``repr``.
+    :param app_id: the workspace's app id, when the connection's ``app_id`` extra gives it.
     """
 
     base_url: str
     region: str
     api_version: str
     token: str = field(repr=False)
+    app_id: str | None = None
 
 
 def validate_region(region: Any, *, source: str = "region") -> str:

@@ -29,7 +29,9 @@ from airflow_provider_intercom.exceptions import (
 )
 from airflow_provider_intercom.hooks.intercom import tag_summary
 from airflow_provider_intercom.links.tags import IntercomTagLink
-from airflow_provider_intercom.operators.base import CONNECTION_FIELDS, _IntercomOperator, finish_report
+from airflow_provider_intercom.operators.base import CONNECTION_FIELDS, _IntercomOperator
+from airflow_provider_intercom.operators.finish import finish_task
+from airflow_provider_intercom.operators.lineage import tag_lineage
 from airflow_provider_intercom.operators.membership import (
     company_members,
     contact_members,
@@ -321,11 +323,11 @@ class ApplyTagPlanOperator(_IntercomOperator):
         published = publish(
             report, path=self.report_path, conn_id=self.report_conn_id, max_items=self.max_xcom_items
         )
-        return finish_report(
-            self.hook,
-            self.log,
+        return finish_task(
+            self,
             context,
             published,
+            lambda: tag_lineage(self.hook, published, plan["objects"]),
             max_failed_ratio,
             f"the plan's {out_of} items",
             summary,

@@ -25,12 +25,16 @@ from airflow_provider_intercom._validation import (
 )
 from airflow_provider_intercom.exceptions import (
     IntercomConfigurationError,
-    IntercomPartialFailureError,
-    IntercomSyncGuardError,
 )
 from airflow_provider_intercom.hooks.intercom import IntercomHook, tag_summary
 from airflow_provider_intercom.links.tags import IntercomTagLink
+from airflow_provider_intercom.operators.finish import finish_task
 from airflow_provider_intercom.operators.inputs import gather_ids
+from airflow_provider_intercom.operators.lineage import (
+    TagLineage,
+    openlineage_facets,
+    tag_lineage,
+)
 from airflow_provider_intercom.operators.parameters import (  # noqa: F401 (documents_shared_parameters: re-exported)
     CONNECTION_PARAMS,
     TAG_TASK_PARAMS,
@@ -40,7 +44,7 @@ from airflow_provider_intercom.operators.report import ItemReport
 from airflow_provider_intercom.operators.report_store import DEFAULT_MAX_XCOM_ITEMS, counts_of
 from airflow_provider_intercom.operators.run_report import RunReport, windows
 from airflow_provider_intercom.operators.sql_source import add_sql_ids, sql_source
-from airflow_provider_intercom.operators.tagging import find_tag, record_tag_link
+from airflow_provider_intercom.operators.tagging import find_tag
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -96,6 +100,14 @@ class _IntercomOperator(BaseOperator):
         """The hook for this task's connection, region and version."""
         return IntercomHook(self.intercom_conn_id, region=self.region, api_version=self.api_version)
 
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Return what the task changed, for OpenLineage (None without the openlineage provider)."""
+        return openlineage_facets(self, getattr(self, "lineage_record", None))
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        """Return what the task read and changed before it failed, for OpenLineage."""
+        return openlineage_facets(self, getattr(self, "lineage_record", None))
+
 
 class _TagTaskOperator(BaseOperator):
     """
@@ -112,6 +124,8 @@ class _TagTaskOperator(BaseOperator):
     id_fields: tuple[str, ...] = ()  # the id list arguments; ids_file feeds the first by default
     sql_columns: dict[str, str] = {}  # a query's column name -> the id list its values fill
     noun = "items"
+    lineage_objects: str | None = None  # contacts or companies: the tag's Asset; None for other items
+    lineage_removes = False  # whether the items that succeeded were untagged
 
     def __init__(
         self,
@@ -202,7 +216,9 @@ class _TagTaskOperator(BaseOperator):
             counts["failed"],
         )
         subject = f"{report['requested']} {self.noun}"
-        return finish_report(self.hook, self.log, context, report, max_failed_ratio, subject, summary)
+        return finish_task(
+            self, context, report, lambda: self.tag_lineage(report), max_failed_ratio, subject, summary
+        )
 
     def _run_window(
         self, window: dict[str, list[str]], tag: dict[str, Any] | None, dry_run: bool, run: RunReport
@@ -226,6 +242,24 @@ class _TagTaskOperator(BaseOperator):
             self._write(tag, writes, window)
         run.add(writes.settle(targets).as_dict(None, dry_run=dry_run, **extra))
         return tag
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Return what the task read and changed, for OpenLineage (None without the openlineage provider)."""
+        return openlineage_facets(self, getattr(self, "lineage_record", None))
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        """Return what the task read and changed before it failed, for OpenLineage."""
+        return openlineage_facets(self, getattr(self, "lineage_record", None))
+
+    def tag_lineage(self, report: dict[str, Any]) -> TagLineage | None:
+        """
+        Return what the task changed, for lineage; None for items that are no tag's Asset.
+
+        :param report: the task's report.
+        """
+        if self.lineage_objects is None:
+            return None
+        return tag_lineage(self.hook, report, self.lineage_objects, removing=self.lineage_removes)
 
     # -- what a subclass says -------------------------------------------------------------------------
 
@@ -309,55 +343,6 @@ class _TagTaskOperator(BaseOperator):
         count = len(dict.fromkeys(item for values in inputs.values() for item in values))
         check_max_items(count, self.max_items, fields)
         return count
-
-
-def finish_report(
-    hook: IntercomHook,
-    log: Any,
-    context: Context,
-    report: dict[str, Any],
-    max_failed_ratio: float,
-    subject: str,
-    summary: Sequence[Any],
-    *,
-    out_of: int | None = None,
-    refusal: str | None = None,
-) -> dict[str, Any]:
-    """
-    Record the tag link; refuse a guarded plan, log the outcome, or fail on too many misses.
-
-    Before failing, the report is pushed to XCom (a failed task returns nothing): nothing done is lost.
-
-    :param hook: the task's hook.
-    :param log: the task's log.
-    :param context: the task's context.
-    :param report: the task's report.
-    :param max_failed_ratio: the share of ``out_of`` that may be missed.
-    :param subject: what was asked, for the message, e.g. ``5 contacts``.
-    :param summary: the outcome's log line: a format and its arguments.
-    :param out_of: the number the ratio applies to; defaults to ``report["requested"]``.
-    :param refusal: why a guard refused the plan; None when none did.
-    """
-    record_tag_link(hook, log, context, report["tag"])
-    if refusal:
-        context["ti"].xcom_push(key="return_value", value=report)  # the plan survives the refusal
-        raise IntercomSyncGuardError(
-            f"Refusing to sync the tag {report['tag']['name']!r}: {refusal}. Nothing was written; "
-            "the plan is in this task's XCom (return_value).",
-            report,
-        )
-    log.info(*summary)
-    not_found, failed = len(report["not_found"]), len(report["failed"])
-    allowed = max_failed_ratio * (report["requested"] if out_of is None else out_of)
-    if not_found + failed > allowed:
-        context["ti"].xcom_push(key="return_value", value=report)
-        raise IntercomPartialFailureError(
-            f"{not_found + failed} of {subject} were not done ({not_found} not found, {failed} failed); "
-            f"max_failed_ratio={max_failed_ratio} allows {int(allowed)}. "
-            "The per-item report is in this task's XCom (return_value).",
-            report,
-        )
-    return report
 
 
 def _listed(fields: Iterable[str]) -> str:

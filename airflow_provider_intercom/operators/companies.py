@@ -69,6 +69,7 @@ class TagCompaniesOperator(_TagTaskOperator):
     id_fields = COMPANY_ID_FIELDS
     sql_columns = COMPANY_SQL_COLUMNS
     noun = "companies"
+    lineage_objects = "companies"
     untag = False
 
     def __init__(
@@ -114,3 +115,4 @@ class UntagCompaniesOperator(TagCompaniesOperator):
     """
 
     untag = True
+    lineage_removes = True

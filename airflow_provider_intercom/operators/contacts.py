@@ -87,6 +87,7 @@ class TagContactsOperator(_TagTaskOperator):
     id_fields = CONTACT_ID_FIELDS
     sql_columns = CONTACT_SQL_COLUMNS
     noun = "contacts"
+    lineage_objects = "contacts"
 
     def __init__(
         self,
@@ -136,6 +137,8 @@ class UntagContactsOperator(_TagTaskOperator):
     id_fields = CONTACT_ID_FIELDS
     sql_columns = CONTACT_SQL_COLUMNS
     noun = "contacts"
+    lineage_objects = "contacts"
+    lineage_removes = True
 
     def __init__(
         self,

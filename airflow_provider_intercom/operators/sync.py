@@ -24,11 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_intercom._validation import validate_batch_size, validate_flag, validate_workers
 from airflow_provider_intercom.operators.apply_plan import ApplyTagPlanOperator
-from airflow_provider_intercom.operators.base import (
-    _TagTaskOperator,
-    documents_shared_parameters,
-    finish_report,
-)
+from airflow_provider_intercom.operators.base import _TagTaskOperator, documents_shared_parameters
 from airflow_provider_intercom.operators.bulk import BulkWriter
 from airflow_provider_intercom.operators.companies import (
     COMPANY_ID_FIELDS,
@@ -45,6 +41,7 @@ from airflow_provider_intercom.operators.contacts import (
     CONTACT_TEMPLATE_FIELDS,
     resolve_contacts,
 )
+from airflow_provider_intercom.operators.finish import finish_task
 from airflow_provider_intercom.operators.membership import (
     company_members,
     company_payload,
@@ -94,11 +91,11 @@ def _finish_sync(
     published = publish(
         report, path=operator.report_path, conn_id=operator.report_conn_id, max_items=operator.max_xcom_items
     )
-    return finish_report(
-        operator.hook,
-        operator.log,
+    return finish_task(
+        operator,
         context,
         published,
+        lambda: None if refusal else operator.tag_lineage(published),  # a refused sync changed nothing
         max_failed_ratio,
         f"the sync's {out_of} items",
         summary,
@@ -168,6 +165,7 @@ class SyncContactTagOperator(_TagTaskOperator):
     template_fields_renderers = CONTACT_RENDERERS
     id_fields = CONTACT_ID_FIELDS
     sql_columns = CONTACT_SQL_COLUMNS
+    lineage_objects = "contacts"
 
     def __init__(
         self,
@@ -298,6 +296,7 @@ class SyncCompanyTagOperator(_TagTaskOperator):
     template_fields_renderers = COMPANY_RENDERERS
     id_fields = COMPANY_ID_FIELDS
     sql_columns = COMPANY_SQL_COLUMNS
+    lineage_objects = "companies"
 
     def __init__(
         self,

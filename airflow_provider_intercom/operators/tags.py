@@ -37,6 +37,7 @@ from airflow_provider_intercom.operators.companies import TagCompaniesOperator, 
 from airflow_provider_intercom.operators.contacts import TagContactsOperator, UntagContactsOperator
 from airflow_provider_intercom.operators.conversations import TagConversationsOperator, TagTicketsOperator
 from airflow_provider_intercom.operators.inputs import chunk_ids
+from airflow_provider_intercom.operators.lineage import tag_lineage
 from airflow_provider_intercom.operators.tagging import find_tag, record_tag_link
 
 if TYPE_CHECKING:
@@ -117,6 +118,7 @@ class CreateTagOperator(_IntercomOperator):
         tag = self.hook.create_or_update_tag(self.tag_name)
         self.log.info("Tag %r has id %s", tag.get("name"), tag.get("id"))
         record_tag_link(self.hook, self.log, context, tag)
+        self.lineage_record = tag_lineage(self.hook, {"tag": tag}, "contacts", lifecycle="CREATE")
         return tag_summary(tag)
 
 
@@ -166,4 +168,6 @@ class DeleteTagOperator(_IntercomOperator):
                 f"Intercom says: {error.message}"
             ) from error
         self.log.info("Deleted the tag %r (id %s)", tag["name"], tag["id"])
+        # Its app id only if known without a request (the app_id extra): no call is made for lineage.
+        self.lineage_record = tag_lineage(self.hook, {"tag": tag}, "contacts", lifecycle="DROP")
         return {"tag": tag_summary(tag), "deleted": True}
