@@ -217,7 +217,8 @@ WITHOUT_OPENLINEAGE = textwrap.dedent(
 
     operator = TagContactsOperator(task_id="t", tag_name=sys.argv[1], emails=["row2@example.com"])
     report = operator.execute({"ti": TaskInstance()})
-    print(json.dumps({"succeeded": report["succeeded"], "lineage": operator.get_openlineage_facets_on_complete(None)}))
+    lineage = operator.get_openlineage_facets_on_complete(None)
+    print(json.dumps({"succeeded": report["succeeded"], "lineage": lineage}))
     """
 )
 
