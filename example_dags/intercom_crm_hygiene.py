@@ -1,7 +1,7 @@
 """
 CRM hygiene after a warehouse export: the provider's main job, as a DAG author writes it.
 
-Two DAGs:
+Three DAGs:
 
 * ``intercom_warehouse_export`` writes a small warehouse extract into a database, through the
   common-sql hook of the connection ``crm_warehouse``: the emails the churn model flags, the
@@ -10,6 +10,8 @@ Two DAGs:
   rows through XCom): it tags the churn-risk contacts by email, removes "trial" from the converted
   companies, makes "vip" carry exactly the warehouse's VIP segment, lists the tags, and waits
   until "churn-risk" carries every contact it tagged.
+* ``intercom_churn_risk_followup`` runs whenever the "churn-risk" tag's contacts changed: the tagging
+  task sends an event to that tag's ``intercom://`` Asset through an AssetAlias.
 
 ``crm_warehouse`` is any database connection (Postgres, Snowflake, ...); without one, the example
 uses a SQLite file under ``$AIRFLOW_HOME/warehouse``.
@@ -26,7 +28,15 @@ from pathlib import Path
 from typing import Any
 
 import pendulum
-from airflow.providers.common.compat.sdk import DAG, AirflowSkipException, Asset, BaseHook, Param, task
+from airflow.providers.common.compat.sdk import (
+    DAG,
+    AirflowSkipException,
+    Asset,
+    AssetAlias,
+    BaseHook,
+    Param,
+    task,
+)
 
 from airflow_provider_intercom.operators.sync import SyncContactTagOperator
 from airflow_provider_intercom.operators.tags import (
@@ -44,6 +54,9 @@ EXPORT_PATH = Path(
     )
 )
 CRM_EXPORT = Asset(f"file://{EXPORT_PATH}")
+# The "churn-risk" tag's contacts: its intercom://<app id>/tags/<tag id>/contacts Asset gets an event
+# through this alias whenever tag_churn_risk changes who carries the tag.
+CHURN_RISK_CONTACTS = AssetAlias("intercom-churn-risk-contacts")
 WAREHOUSE_CONN_ID = "crm_warehouse"
 os.environ.setdefault(
     f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}", json.dumps({"conn_type": "sqlite", "host": str(EXPORT_PATH)})
@@ -122,6 +135,7 @@ with DAG(
         tag_name="churn-risk",
         sql="SELECT email FROM churn_risk",
         max_failed_ratio=0.25,  # people who left stay in the model for a while
+        outlets=[CHURN_RISK_CONTACTS],
     )
     untag_converted_trials = UntagCompaniesOperator(
         task_id="untag_converted_trials",
@@ -143,3 +157,14 @@ with DAG(
         timeout=600,
     )
     [tag_churn_risk, untag_converted_trials, sync_vip_segment] >> list_tags >> wait_for_churn_risk
+
+
+with DAG(
+    dag_id="intercom_churn_risk_followup",
+    schedule=[CHURN_RISK_CONTACTS],
+    start_date=START,
+    catchup=False,
+    tags=["intercom", "example"],
+    doc_md="Runs whenever the churn-risk tag's contacts changed: lists the churn tags.",
+):
+    ListTagsOperator(task_id="list_churn_tags", name_pattern="churn*")

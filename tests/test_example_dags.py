@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -41,6 +42,7 @@ def test_example_dags_import_without_errors():
         "intercom_warehouse_export",
         "intercom_crm_hygiene",
         "intercom_bulk_mapped",
+        "intercom_churn_risk_followup",
         "intercom_reviewed_sync_plan",
         "intercom_reviewed_sync_apply",
         *approval,
@@ -198,3 +200,69 @@ def test_reviewed_sync_within_the_guards_is_applied_without_asking(dag_bag, seed
         "success",
     )
     assert vip_emails(seeded_sandbox) == ["carol@example.com", "erin@example.org"]
+
+
+# -- lineage: the churn-risk Asset -------------------------------------------------------------------------
+
+
+def sync_dags_to_db(dag_bag) -> None:
+    """Store every DAG as the DAG processor would, so that the scheduler knows who consumes which alias."""
+    try:
+        from airflow.dag_processing.bundles.manager import DagBundlesManager
+        from airflow.dag_processing.dagbag import sync_bag_to_db
+    except ImportError:  # Airflow 2
+        dag_bag.sync_to_db()
+        return
+    DagBundlesManager().sync_bundles_to_db()
+    sync_bag_to_db(dag_bag, "dags-folder", None)
+
+
+def asset_events_and_queue(after: int = 0) -> tuple[list[tuple[int, str, dict]], set[str]]:
+    """Return the events (id, URI, extra) on intercom:// Assets after the given id, and the DAGs queued."""
+    from airflow.utils.session import create_session
+
+    try:
+        from airflow.models.asset import AssetDagRunQueue as Queue, AssetEvent as Event, AssetModel as Model
+    except ImportError:  # Airflow 2: Datasets
+        from airflow.models.dataset import (
+            DatasetDagRunQueue as Queue,
+            DatasetEvent as Event,
+            DatasetModel as Model,
+        )
+    with create_session() as session:
+        key = "asset_id" if hasattr(Event, "asset_id") else "dataset_id"
+        rows = session.query(Event, Model).filter(getattr(Event, key) == Model.id).all()
+        events = [
+            (event.id, model.uri, dict(event.extra or {}))
+            for event, model in rows
+            if model.uri.startswith("intercom://") and event.id > after
+        ]
+        queued = {row.target_dag_id for row in session.query(Queue).all()}
+    return events, queued
+
+
+def test_tagging_churn_risk_sends_an_asset_event_that_schedules_the_followup(dag_bag, seeded_sandbox):
+    sync_dags_to_db(dag_bag)
+    before = max([event_id for event_id, _, _ in asset_events_and_queue()[0]], default=0)
+    assert dag_bag.get_dag("intercom_warehouse_export").test().state == "success"
+    # dry_run said outright: a dag.test(run_conf=...) earlier in the session may leave it in the DAG's params
+    run = dag_bag.get_dag("intercom_crm_hygiene").test(run_conf={"dry_run": False})
+    assert run.state == "success"
+    events, queued = asset_events_and_queue(after=before)
+    tag = seeded_sandbox.state.find_tag_by_name("churn-risk")
+    churn = [(uri, extra) for _, uri, extra in events if uri == f"intercom://sandbox1/tags/{tag.id}/contacts"]
+    assert len(churn) == 1, events
+    assert churn[0][1] == {
+        "added": 4,  # the emails now carried: alice, carol, dave and grace (a user and a lead)
+        "removed": 0,
+        "not_found": 1,
+        "failed": 0,
+        "tag_id": tag.id,
+        "api_version": "2.11",
+    }
+    assert "intercom_churn_risk_followup" in queued
+    # Asset extras are stored in clear: no email and no contact id of this run in any of them.
+    stored = json.dumps([extra for _, _, extra in events])
+    secrets = [contact.email for contact in seeded_sandbox.state.live_contacts() if contact.email]
+    secrets += [contact.id for contact in seeded_sandbox.state.live_contacts()]
+    assert [value for value in secrets if value in stored] == []
