@@ -40,13 +40,23 @@ os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(_DAGS_FOLDER)
 
 @pytest.fixture(scope="session")
 def dag_bag():
-    """Every test and example DAG, parsed once, with the metadata DB created."""
+    """Every test and example DAG, parsed once and stored in the metadata DB, as the DAG processor would."""
     from airflow.models import DagBag
     from airflow.utils import db
 
     db.initdb()
     bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     assert bag.import_errors == {}
+    # Stored, the DAGs' asset aliases exist (Airflow 2.11 needs them to record an event through one) and
+    # the scheduler knows which DAG an Asset event queues.
+    try:
+        from airflow.dag_processing.bundles.manager import DagBundlesManager
+        from airflow.dag_processing.dagbag import sync_bag_to_db
+    except ImportError:  # Airflow 2
+        bag.sync_to_db()
+    else:
+        DagBundlesManager().sync_bundles_to_db()
+        sync_bag_to_db(bag, "dags-folder", None)
     return bag
 
 

@@ -31,7 +31,8 @@ def hitl_available() -> bool:
     return True
 
 
-def test_example_dags_import_without_errors():
+def test_example_dags_import_without_errors(dag_bag):
+    # dag_bag: the metadata DB, which Airflow 2.11 reads to parse a DAG scheduled on a DatasetAlias
     from airflow.models import DagBag
 
     bag = DagBag(dag_folder=str(EXAMPLE_DAGS))
@@ -63,7 +64,7 @@ for warning in caught:
 
 
 @pytest.mark.parametrize("path", sorted(EXAMPLE_DAGS.glob("*.py")), ids=lambda path: path.name)
-def test_example_dag_imports_without_warnings(path):
+def test_example_dag_imports_without_warnings(dag_bag, path):
     # The environment holds conftest's timer-unit setting: without it Airflow 2.11 warns on its own.
     result = subprocess.run(
         [sys.executable, "-c", IMPORT_RECORDING_WARNINGS, str(path)],
@@ -205,18 +206,6 @@ def test_reviewed_sync_within_the_guards_is_applied_without_asking(dag_bag, seed
 # -- lineage: the churn-risk Asset -------------------------------------------------------------------------
 
 
-def sync_dags_to_db(dag_bag) -> None:
-    """Store every DAG as the DAG processor would, so that the scheduler knows who consumes which alias."""
-    try:
-        from airflow.dag_processing.bundles.manager import DagBundlesManager
-        from airflow.dag_processing.dagbag import sync_bag_to_db
-    except ImportError:  # Airflow 2
-        dag_bag.sync_to_db()
-        return
-    DagBundlesManager().sync_bundles_to_db()
-    sync_bag_to_db(dag_bag, "dags-folder", None)
-
-
 def asset_events_and_queue(after: int = 0) -> tuple[list[tuple[int, str, dict]], set[str]]:
     """Return the events (id, URI, extra) on intercom:// Assets after the given id, and the DAGs queued."""
     from airflow.utils.session import create_session
@@ -242,7 +231,6 @@ def asset_events_and_queue(after: int = 0) -> tuple[list[tuple[int, str, dict]],
 
 
 def test_tagging_churn_risk_sends_an_asset_event_that_schedules_the_followup(dag_bag, seeded_sandbox):
-    sync_dags_to_db(dag_bag)
     before = max([event_id for event_id, _, _ in asset_events_and_queue()[0]], default=0)
     assert dag_bag.get_dag("intercom_warehouse_export").test().state == "success"
     # dry_run said outright: a dag.test(run_conf=...) earlier in the session may leave it in the DAG's params
