@@ -90,7 +90,7 @@ def test_tagging_from_a_query_names_the_table_the_tag_the_count_and_the_misses(
     assert names(lineage.inputs) == [(f"sqlite://{warehouse}", "churn")]
     assert names(lineage.outputs) == [tag_dataset(intercom_sandbox)]
     # 3 emails tagged (one already carried the tag: Intercom reports it tagged), one matches no contact
-    assert lineage.outputs[0].facets["outputStatistics"].rowCount == 3
+    assert lineage.outputs[0].outputFacets["outputStatistics"].rowCount == 3
     error = lineage.run_facets["extractionError"]
     assert (error.totalTasks, error.failedTasks) == (4, 1)
     assert [item.errorMessage for item in error.errors] == ["not_found: 1 items"]
@@ -102,13 +102,13 @@ def test_untag_from_a_file_and_a_sync_count_what_they_changed(intercom_sandbox, 
     ids_file.write_text(f"{contacts[0]}\n")
     untag = run(UntagContactsOperator(task_id="t", tag_name=TAG, ids_file=str(ids_file)))
     assert names(untag.inputs) == [("file", str(ids_file))]
-    assert untag.outputs[0].facets["outputStatistics"].rowCount == 1
+    assert untag.outputs[0].outputFacets["outputStatistics"].rowCount == 1
     assert "extractionError" not in untag.run_facets
     sync = run(
         SyncContactTagOperator(task_id="s", tag_name=TAG, contact_ids=contacts[2:], max_removal_ratio=1.0)
     )
     assert names(sync.outputs) == [tag_dataset(intercom_sandbox)]
-    assert sync.outputs[0].facets["outputStatistics"].rowCount == 3  # contacts[1] out, 2 and 3 in
+    assert sync.outputs[0].outputFacets["outputStatistics"].rowCount == 3  # contacts[1] out, 2 and 3 in
 
 
 def test_a_company_sync_and_untag_name_the_companies_dataset(intercom_sandbox):
@@ -122,9 +122,9 @@ def test_a_company_sync_and_untag_name_the_companies_dataset(intercom_sandbox):
         )
     )
     assert names(synced.outputs) == [tag_dataset(intercom_sandbox, "companies")]
-    assert synced.outputs[0].facets["outputStatistics"].rowCount == 2
+    assert synced.outputs[0].outputFacets["outputStatistics"].rowCount == 2
     untagged = run(UntagCompaniesOperator(task_id="u", tag_name=TAG, company_ids=[acme.id]))
-    assert untagged.outputs[0].facets["outputStatistics"].rowCount == 1
+    assert untagged.outputs[0].outputFacets["outputStatistics"].rowCount == 1
 
 
 def test_an_applied_plan_and_the_tag_lifecycle(intercom_sandbox, contacts, monkeypatch):
@@ -133,7 +133,7 @@ def test_an_applied_plan_and_the_tag_lifecycle(intercom_sandbox, contacts, monke
     ).execute({"ti": RecordingTaskInstance()})
     applied = run(ApplyTagPlanOperator(task_id="a", plan=plan, max_failed_ratio=0.0))
     assert names(applied.outputs) == [tag_dataset(intercom_sandbox)]
-    assert applied.outputs[0].facets["outputStatistics"].rowCount == 3
+    assert applied.outputs[0].outputFacets["outputStatistics"].rowCount == 3
 
     created = run(CreateTagOperator(task_id="c", tag_name="new-tag"))
     new_id = intercom_sandbox.state.find_tag_by_name("new-tag").id
@@ -155,7 +155,7 @@ def test_an_applied_plan_and_the_tag_lifecycle(intercom_sandbox, contacts, monke
 
 def test_a_dry_run_changes_nothing_in_lineage(intercom_sandbox, contacts):
     lineage = run(TagContactsOperator(task_id="t", tag_name=TAG, contact_ids=contacts, dry_run=True))
-    assert lineage.outputs[0].facets["outputStatistics"].rowCount == 0
+    assert lineage.outputs[0].outputFacets["outputStatistics"].rowCount == 0
 
 
 # -- Asset events ---------------------------------------------------------------------------------------
@@ -240,3 +240,62 @@ def test_without_the_openlineage_provider_the_operators_run_unchanged(intercom_s
         for c in intercom_sandbox.state.live_contacts()
         if intercom_sandbox.state.find_tag_by_name(TAG).id in c.tags
     }
+
+
+# -- the events, as OpenLineage's own file transport writes them ------------------------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_the_example_run_emits_openlineage_events_table_to_tag(intercom_sandbox, tmp_path):
+    import os
+
+    intercom_sandbox.state.load_seed(REPO / "airflow_provider_intercom" / "sandbox" / "demo_seed.json")
+    home, events = tmp_path / "home", tmp_path / "openlineage.jsonl"
+    home.mkdir()
+    # A deployment's settings, not the suite's unit-test mode.
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW_", "AIRFLOW__"))}
+    env.update(
+        AIRFLOW_HOME=str(home),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "example_dags"),
+        AIRFLOW__METRICS__TIMER_UNIT_CONSISTENCY="True",
+        AIRFLOW__OPENLINEAGE__NAMESPACE="intercom-tests",
+        AIRFLOW__OPENLINEAGE__TRANSPORT=json.dumps(
+            {"type": "file", "log_file_path": str(events), "append": True}
+        ),
+        AIRFLOW_CONN_INTERCOM_DEFAULT=json.dumps(intercom_sandbox.airflow_connection()),
+    )
+    for command in (
+        ["db", "migrate"],
+        ["dags", "test", "intercom_warehouse_export"],
+        ["dags", "test", "intercom_crm_hygiene"],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "airflow", *command], env=env, capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, (command, done.stdout[-3000:], done.stderr[-3000:])
+
+    completed = {}
+    for line in events.read_text().splitlines():
+        event = json.loads(line)
+        if event["eventType"] == "COMPLETE":
+            completed[event["job"]["name"]] = event
+    tags = {tag.name: tag.id for tag in intercom_sandbox.state.tags.values()}
+    warehouse = f"sqlite://{home / 'warehouse' / 'crm_export.sqlite'}"
+    expected = {
+        "tag_churn_risk": ("churn_risk", f"tags/{tags['churn-risk']}/contacts", 4),
+        "untag_converted_trials": ("converted_trials", f"tags/{tags['trial']}/companies", 2),
+        "sync_vip_segment": ("vip_segment", f"tags/{tags['vip']}/contacts", 2),
+    }
+    for task_id, (table, dataset, changed) in expected.items():
+        event = completed[f"intercom_crm_hygiene.{task_id}"]
+        assert [(d["namespace"], d["name"]) for d in event["inputs"]] == [(warehouse, table)], task_id
+        (output,) = event["outputs"]
+        assert (output["namespace"], output["name"]) == (f"intercom://{APP}", dataset), task_id
+        assert output["outputFacets"]["outputStatistics"]["rowCount"] == changed, task_id
+    # The one partial failure, as counts: the email that left is not named
+    errors = completed["intercom_crm_hygiene.tag_churn_risk"]["run"]["facets"]["extractionError"]
+    assert (errors["totalTasks"], errors["failedTasks"]) == (5, 1)
+    assert [error["errorMessage"] for error in errors["errors"]] == ["not_found: 1 items"]
+    assert "left-last-year@example.com" not in events.read_text()

@@ -142,26 +142,31 @@ def openlineage_facets(operator: Any, lineage: TagLineage | None) -> Any:
     except ImportError:
         return None
     from airflow.providers.common.compat.openlineage.facet import (
-        Dataset,
         Error,
         ExtractionErrorRunFacet,
         LifecycleStateChange,
         LifecycleStateChangeDatasetFacet,
+        OutputDataset,
         OutputStatisticsOutputDatasetFacet,
     )
 
     outputs, run_facets = [], {}
     if lineage is not None and lineage.uri is not None:
-        facets: dict[str, Any] = {
-            "outputStatistics": OutputStatisticsOutputDatasetFacet(rowCount=lineage.changed)
-        }
+        facets: dict[str, Any] = {}
         if lineage.lifecycle:
             facets["lifecycleStateChange"] = LifecycleStateChangeDatasetFacet(
                 lifecycleStateChange=LifecycleStateChange[lineage.lifecycle]
             )
         parts = urlsplit(lineage.uri)
         outputs.append(
-            Dataset(namespace=f"{SCHEME}://{parts.netloc}", name=parts.path.lstrip("/"), facets=facets)
+            OutputDataset(
+                namespace=f"{SCHEME}://{parts.netloc}",
+                name=parts.path.lstrip("/"),
+                facets=facets,
+                outputFacets={
+                    "outputStatistics": OutputStatisticsOutputDatasetFacet(rowCount=lineage.changed)
+                },
+            )
         )
     if lineage is not None and lineage.errors:
         run_facets["extractionError"] = ExtractionErrorRunFacet(
