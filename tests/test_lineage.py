@@ -11,10 +11,12 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.version import Version
 
 from airflow_provider_intercom.operators.sync import (
     ApplyTagPlanOperator,
@@ -247,6 +249,15 @@ def test_without_the_openlineage_provider_the_operators_run_unchanged(intercom_s
 REPO = Path(__file__).resolve().parents[1]
 
 
+AIRFLOW_2 = Version(version("apache-airflow")) < Version("3")
+
+
+@pytest.mark.skipif(
+    AIRFLOW_2,
+    reason="Airflow 2.11's `airflow dags test` fails to record an event through an asset alias "
+    '("Can\'t flush None value found in collection DatasetModel.aliases") even after `dags reserialize`; '
+    "the in-process facet and Asset tests above run on 2.11",
+)
 def test_the_example_run_emits_openlineage_events_table_to_tag(intercom_sandbox, tmp_path):
     import os
 
