@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
-DAGS = ("intercom_warehouse_export", "intercom_crm_hygiene")
+DAGS = ("intercom_warehouse_export", "intercom_crm_hygiene", "intercom_churn_risk_followup")
 
 
 def airflow(*args: str, log: Path) -> None:
@@ -47,6 +47,28 @@ def latest_run(dag_id: str) -> tuple[str, dict[str, Any]]:
             XCom.dag_id == dag_id, XCom.run_id == run.run_id, XCom.key == "return_value"
         )
         return str(run.state), {row.task_id: XCom.deserialize_value(row) for row in rows}
+
+
+def intercom_asset_events(dag_id: str) -> list[tuple[str, dict[str, Any]]]:
+    """Return the events the DAG's newest run sent to intercom:// Assets: (URI, extra)."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    try:
+        from airflow.models.asset import AssetEvent as Event, AssetModel as Model  # Airflow 3
+    except ImportError:
+        from airflow.models.dataset import DatasetEvent as Event, DatasetModel as Model  # type: ignore[no-redef]
+    key = "asset_id" if hasattr(Event, "asset_id") else "dataset_id"
+    with create_session() as session:
+        run = session.query(DagRun).filter(DagRun.dag_id == dag_id).order_by(DagRun.id.desc()).first()
+        rows = session.query(Event, Model).filter(
+            getattr(Event, key) == Model.id, Event.source_run_id == run.run_id
+        )
+        return [
+            (model.uri, dict(event.extra or {}))
+            for event, model in rows
+            if model.uri.startswith("intercom://")
+        ]
 
 
 def main() -> int:
@@ -94,6 +116,13 @@ def main() -> int:
     if waited:
         print(f"  wait_for_churn_risk: {waited['name']!r} carries {waited['tagged_contacts']} contacts")
     print(f"  list_tags: {', '.join(sorted(tag['name'] for tag in hygiene['list_tags']))}")
+    print("\nLineage (Asset events, counts only):")
+    for uri, extra in intercom_asset_events(DAGS[1]):
+        counts = ", ".join(f"{key} {extra[key]}" for key in ("added", "removed", "not_found", "failed"))
+        print(f"  {uri}: {counts}")
+    followup_state, followup = latest_run(DAGS[2])
+    listed = ", ".join(tag["name"] for tag in followup.get("list_churn_tags", []))
+    print(f"  {DAGS[2]} (scheduled on that Asset): {followup_state}; churn tags: {listed}")
 
     churn = hook.find_tag_by_name("churn-risk")
     trial = hook.find_tag_by_name("trial")
