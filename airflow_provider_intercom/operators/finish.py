@@ -11,7 +11,6 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_intercom.exceptions import IntercomPartialFailureError, IntercomSyncGuardError
-from airflow_provider_intercom.hooks.intercom import IntercomHook
 from airflow_provider_intercom.operators.lineage import TagLineage, emit_asset_event
 from airflow_provider_intercom.operators.tagging import record_tag_link
 
@@ -32,64 +31,37 @@ def finish_task(
     refusal: str | None = None,
 ) -> dict[str, Any]:
     """
-    Finish a task through :func:`finish_report`, keep its lineage (even on failure), send the Asset event.
+    Record the tag link; refuse a guarded plan, log the outcome, or fail on too many misses; keep the lineage.
 
-    :param operator: the task; its lineage is kept as ``lineage_record``.
+    :param operator: the task (its hook and log); its lineage is kept as ``lineage_record``.
     :param context: the task's context.
     :param report: the task's report.
     :param lineage: builds the task's lineage, once the link has read the workspace's app id.
-    :param max_failed_ratio: see :func:`finish_report`.
-    :param subject: see :func:`finish_report`.
-    :param summary: see :func:`finish_report`.
-    :param out_of: see :func:`finish_report`.
-    :param refusal: see :func:`finish_report`.
-    """
-    try:
-        result = finish_report(
-            operator.hook,
-            operator.log,
-            context,
-            report,
-            max_failed_ratio,
-            subject,
-            summary,
-            out_of=out_of,
-            refusal=refusal,
-        )
-    finally:
-        operator.lineage_record = lineage()
-    emit_asset_event(operator, context, operator.lineage_record)
-    return result
-
-
-def finish_report(
-    hook: IntercomHook,
-    log: Any,
-    context: Context,
-    report: dict[str, Any],
-    max_failed_ratio: float,
-    subject: str,
-    summary: Sequence[Any],
-    *,
-    out_of: int | None = None,
-    refusal: str | None = None,
-) -> dict[str, Any]:
-    """
-    Record the tag link; refuse a guarded plan, log the outcome, or fail on too many misses.
-
-    Before failing, the report is pushed to XCom (a failed task returns nothing): nothing done is lost.
-
-    :param hook: the task's hook.
-    :param log: the task's log.
-    :param context: the task's context.
-    :param report: the task's report.
     :param max_failed_ratio: the share of ``out_of`` that may be missed.
     :param subject: what was asked, for the message, e.g. ``5 contacts``.
     :param summary: the outcome's log line: a format and its arguments.
     :param out_of: the number the ratio applies to; defaults to ``report["requested"]``.
     :param refusal: why a guard refused the plan; None when none did.
     """
-    record_tag_link(hook, log, context, report["tag"])
+    try:
+        _check_outcome(operator, context, report, max_failed_ratio, subject, summary, out_of, refusal)
+    finally:
+        operator.lineage_record = lineage()
+    emit_asset_event(operator, context, operator.lineage_record)
+    return report
+
+
+def _check_outcome(
+    operator: Any,
+    context: Context,
+    report: dict[str, Any],
+    max_failed_ratio: float,
+    subject: str,
+    summary: Sequence[Any],
+    out_of: int | None,
+    refusal: str | None,
+) -> None:
+    record_tag_link(operator.hook, operator.log, context, report["tag"])
     if refusal:
         context["ti"].xcom_push(key="return_value", value=report)  # the plan survives the refusal
         raise IntercomSyncGuardError(
@@ -97,7 +69,7 @@ def finish_report(
             "the plan is in this task's XCom (return_value).",
             report,
         )
-    log.info(*summary)
+    operator.log.info(*summary)
     not_found, failed = len(report["not_found"]), len(report["failed"])
     allowed = max_failed_ratio * (report["requested"] if out_of is None else out_of)
     if not_found + failed > allowed:
@@ -108,4 +80,3 @@ def finish_report(
             "The per-item report is in this task's XCom (return_value).",
             report,
         )
-    return report
