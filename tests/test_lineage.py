@@ -310,3 +310,77 @@ def test_the_example_run_emits_openlineage_events_table_to_tag(intercom_sandbox,
     assert (errors["totalTasks"], errors["failedTasks"]) == (5, 1)
     assert [error["errorMessage"] for error in errors["errors"]] == ["not_found: 1 items"]
     assert "left-last-year@example.com" not in events.read_text()
+
+
+def test_every_writing_operator_emits_its_events_through_the_file_transport(intercom_sandbox, tmp_path):
+    """On both Airflow lines: no alias here, just each operator's facets, as the listener sends them."""
+    import os
+
+    intercom_sandbox.state.load_seed(REPO / "airflow_provider_intercom" / "sandbox" / "demo_seed.json")
+    home, events, warehouse = tmp_path / "home", tmp_path / "openlineage.jsonl", tmp_path / "warehouse.db"
+    home.mkdir()
+    with sqlite3.connect(warehouse) as db:
+        db.execute("CREATE TABLE churn (email TEXT)")
+        db.executemany(
+            "INSERT INTO churn VALUES (?)", [("alice@example.com",), ("carol@example.com",), ("gone@x.io",)]
+        )
+        db.execute("CREATE TABLE vip (email TEXT)")
+        db.execute("INSERT INTO vip VALUES ('carol@example.com')")
+    ids_file = tmp_path / "leavers.txt"
+    alice = next(c.id for c in intercom_sandbox.state.live_contacts() if c.email == "alice@example.com")
+    ids_file.write_text(f"{alice}\n")
+    connection = intercom_sandbox.airflow_connection()
+    connection["extra"]["app_id"] = APP  # the delete task names its dataset without a request
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW_", "AIRFLOW__"))}
+    env.update(
+        AIRFLOW_HOME=str(home),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "tests" / "dags"),
+        AIRFLOW__METRICS__TIMER_UNIT_CONSISTENCY="True",
+        AIRFLOW__OPENLINEAGE__NAMESPACE="intercom-tests",
+        AIRFLOW__OPENLINEAGE__TRANSPORT=json.dumps(
+            {"type": "file", "log_file_path": str(events), "append": True}
+        ),
+        AIRFLOW_CONN_INTERCOM_DEFAULT=json.dumps(connection),
+        AIRFLOW_CONN_LINEAGE_WAREHOUSE=json.dumps({"conn_type": "sqlite", "host": str(warehouse)}),
+        LINEAGE_IDS_FILE=str(ids_file),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    )
+    for command in (["db", "migrate"], ["dags", "test", "intercom_lineage_tasks"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "airflow", *command], env=env, capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, (command, done.stdout[-3000:], done.stderr[-3000:])
+
+    completed = {}
+    for line in events.read_text().splitlines():
+        event = json.loads(line)
+        if event["eventType"] == "COMPLETE" and event["job"]["name"].startswith("intercom_lineage_tasks."):
+            completed[event["job"]["name"].split(".", 1)[1]] = event
+
+    def seen(task_id: str) -> tuple[list, list]:
+        event = completed[task_id]
+        outputs = [
+            (d["namespace"], d["name"], d.get("outputFacets", {}).get("outputStatistics", {}).get("rowCount"))
+            for d in event["outputs"]
+        ]
+        return [(d["namespace"], d["name"]) for d in event["inputs"]], outputs
+
+    tag_id = next(e for e in completed.values() if e["outputs"])["outputs"][0]["name"].split("/")[1]
+    trial = intercom_sandbox.state.find_tag_by_name("trial").id
+    contacts, sqlite = (f"intercom://{APP}", f"tags/{tag_id}/contacts"), f"sqlite://{warehouse}"
+    assert seen("create_tag") == ([], [(*contacts, 0)])
+    assert seen("tag_from_sql") == ([(sqlite, "churn")], [(*contacts, 2)])
+    assert seen("untag_from_file") == ([("file", str(ids_file))], [(*contacts, 1)])
+    assert seen("sync_from_sql") == ([(sqlite, "vip")], [(*contacts, 0)])  # carol alone carries it already
+    assert seen("apply_plan") == ([], [(*contacts, 1)])  # alice again
+    assert seen("untag_companies") == ([], [(f"intercom://{APP}", f"tags/{trial}/companies", 1)])
+    assert seen("delete_tag") == ([], [(*contacts, 0)])
+    lifecycle = {
+        task_id: completed[task_id]["outputs"][0]["facets"]["lifecycleStateChange"]["lifecycleStateChange"]
+        for task_id in ("create_tag", "delete_tag")
+    }
+    assert lifecycle == {"create_tag": "CREATE", "delete_tag": "DROP"}
+    errors = completed["tag_from_sql"]["run"]["facets"]["extractionError"]
+    assert [error["errorMessage"] for error in errors["errors"]] == ["not_found: 1 items"]
+    assert "gone@x.io" not in events.read_text()
