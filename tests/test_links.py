@@ -228,6 +228,45 @@ def test_a_get_me_failure_leaves_a_partial_failure_as_it_was(intercom_sandbox):
     assert caught.value.report["not_found"] == ["ghost"]
 
 
+def test_get_me_for_the_link_is_tried_once_whatever_the_hook_retries(intercom_sandbox, capfd, caplog):
+    state = intercom_sandbox.state
+    state.add_tag("vip")
+    known = state.add_contact(email="a@example.com", role="user").id
+    operator = TagContactsOperator(task_id="t", tag_name="vip", contact_ids=[known])
+    assert operator.hook.max_retries > 0  # the writes keep their retries
+    intercom_sandbox.inject("503", path="/me")
+    report, ti = run(operator)
+    assert report["succeeded"] == [known]
+    assert [entry["status"] for entry in intercom_sandbox.requests if entry["path"] == "/me"] == [503]
+    assert ti.pushed == {}
+    assert "No 'Intercom tag' link for this task" in airflow_log(capfd, caplog)
+
+
+def test_a_hanging_get_me_costs_its_short_timeout_not_the_hooks(intercom_sandbox, monkeypatch, capfd, caplog):
+    from airflow_provider_intercom.hooks import intercom
+
+    monkeypatch.setattr(intercom, "APP_ID_TIMEOUT", (1.0, 0.5))  # the test waits half a second, not five
+    state = intercom_sandbox.state
+    state.add_tag("vip")
+    known = state.add_contact(email="a@example.com", role="user").id
+    intercom_sandbox.inject(("delay", 3000), path="/me")  # longer than the short timeout, shorter than 60 s
+    report, ti = run(TagContactsOperator(task_id="t", tag_name="vip", contact_ids=[known]))
+    assert report["succeeded"] == [known]
+    assert ti.pushed == {}
+    assert "timed out" in airflow_log(capfd, caplog).lower()
+
+
+def test_the_app_id_extra_spares_get_me(intercom_sandbox, monkeypatch):
+    connection = intercom_sandbox.airflow_connection()
+    connection["extra"]["app_id"] = "x1y2z3"
+    monkeypatch.setenv("AIRFLOW_CONN_INTERCOM_DEFAULT", json.dumps(connection))
+    tag = intercom_sandbox.state.add_tag("vip")
+    known = intercom_sandbox.state.add_contact(email="a@example.com", role="user").id
+    _, ti = run(TagContactsOperator(task_id="t", tag_name="vip", contact_ids=[known]))
+    assert me_calls(intercom_sandbox) == 0
+    assert ti.pushed[TAG_LINK_XCOM_KEY] == expected_url("us", tag.id).replace("sandbox1", "x1y2z3")
+
+
 # -- inside a real DAG run ------------------------------------------------------------------------------
 
 

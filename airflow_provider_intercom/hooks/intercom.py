@@ -32,6 +32,9 @@ from airflow_provider_intercom.hooks.settings import (
 )
 from airflow_provider_intercom.hooks.transport import TRANSIENT_ERRORS, RetryPolicy, new_session, send_once
 
+# GET /me for the app id (connect, read): the link and lineage wait no longer than this, and never retry.
+APP_ID_TIMEOUT = (3.05, 5.0)
+
 # Importable from here as before the hook's helpers moved to their own modules.
 __all__ = [
     "DEFAULT_API_VERSION",
@@ -192,6 +195,8 @@ class IntercomHook(TagEndpoints, ContactEndpoints, CompanyEndpoints, Conversatio
         json: Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
         empty_ok: bool = False,
+        max_retries: int | None = None,
+        timeout: float | tuple[float, float] | None = None,
     ) -> Any:
         """
         Send one API call with pacing and retries, and return its decoded JSON (None for no body).
@@ -202,10 +207,13 @@ class IntercomHook(TagEndpoints, ContactEndpoints, CompanyEndpoints, Conversatio
         :param params: query-string parameters.
         :param empty_ok: the endpoint answers success with no body (``DELETE /tags/{id}``). Elsewhere
             an empty 200 means the answer was lost, so it is retried like any unreadable answer.
+        :param max_retries: overrides the hook's retries for this call.
+        :param timeout: overrides the hook's timeout for this call.
         """
         session, url = self._session, f"{self.settings.base_url}{path}"
         # Built per call: the retry settings are plain attributes a caller may change.
-        policy = RetryPolicy(self.max_retries, self.backoff_base, self.backoff_max, self.max_rate_limit_wait)
+        retries = self.max_retries if max_retries is None else max_retries
+        policy = RetryPolicy(retries, self.backoff_base, self.backoff_max, self.max_rate_limit_wait)
         return policy.retrying(self.log)(
             send_once,
             session,
@@ -215,7 +223,7 @@ class IntercomHook(TagEndpoints, ContactEndpoints, CompanyEndpoints, Conversatio
             path,
             json=json,
             params=params,
-            timeout=self.timeout,
+            timeout=self.timeout if timeout is None else timeout,
             empty_ok=empty_ok,
         )
 
@@ -229,14 +237,17 @@ class IntercomHook(TagEndpoints, ContactEndpoints, CompanyEndpoints, Conversatio
         """
         Return the workspace's app id (``app.id_code``): the ``app_id`` extra, else one ``GET /me``.
 
-        The answer is kept, so the link and the lineage of a task cost one call at most.
+        The answer is kept, so the link and the lineage of a task cost one call at most. That call
+        waits :data:`APP_ID_TIMEOUT` and is not retried: a task never lingers on what only decorates it.
 
         :raises IntercomInvalidResponseError: when ``GET /me`` names no app id.
         """
         if self.settings.app_id:
             return self.settings.app_id
         if self._app_id is None:
-            app_id = (self.get_me().get("app") or {}).get("id_code")
+            # Only the link and lineage need it, after the work is done: a short wait, no retries.
+            me = self._request("GET", "/me", max_retries=0, timeout=APP_ID_TIMEOUT)
+            app_id = (me.get("app") or {}).get("id_code")
             if not isinstance(app_id, str) or not app_id.strip():
                 raise IntercomInvalidResponseError(
                     200, None, f"no app.id_code in the answer ({app_id!r})", method="GET", path="/me"
