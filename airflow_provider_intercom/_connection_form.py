@@ -12,6 +12,7 @@ from typing import Any
 
 # Tests check that the hook's region URLs cover exactly these.
 REGIONS = ["us", "eu", "au"]
+DEFAULT_CONN_ID = "intercom_default"
 DEFAULT_REGION = "us"
 DEFAULT_API_VERSION = "2.11"
 

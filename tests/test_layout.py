@@ -25,7 +25,7 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "hooks": {"exceptions", "_validation", "_connection_form", "hooks"},
     "links": set(),
     "assets": set(),  # Airflow loads it to normalise intercom:// URIs: it imports nothing of ours
-    "triggers": {"exceptions", "_validation", "hooks", "triggers"},
+    "triggers": {"exceptions", "_validation", "_connection_form", "hooks", "triggers"},
     "sensors": {"exceptions", "_validation", "hooks", "triggers", "sensors"},
     "operators": {"exceptions", "_validation", "hooks", "links", "assets", "operators"},
     "sandbox": {"sandbox"},

@@ -187,10 +187,31 @@ def test_forbidden_yields_an_error_event(monkeypatch):
                 403, "forbidden", "Token lacks read_tags", method="GET", path="/tags"
             )
 
-    monkeypatch.setattr(tags, "IntercomHook", ForbiddenHook)
+    monkeypatch.setattr(tags, "make_hook", ForbiddenHook)
     assert run(trigger(tag_name="churn-risk")) == [
         {
             "status": "error",
             "message": "IntercomForbiddenError: 403 forbidden: Token lacks read_tags (GET /tags)",
         }
     ]
+
+
+IMPORT_ON_THE_LOOP = """
+import sys
+import airflow.triggers.base  # the triggerer has it already
+import airflow_provider_intercom.triggers.tags
+heavy = ("requests", "airflow_provider_intercom.hooks.intercom")
+print(sorted(name for name in heavy if name in sys.modules))
+"""
+
+
+def test_the_triggerer_imports_the_trigger_without_the_hook_or_requests():
+    """The triggerer imports a trigger's module on its event loop: nothing heavy may come with it."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORT_ON_THE_LOOP], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -10,7 +10,7 @@ from urllib.parse import quote
 import requests
 from airflow.providers.common.compat.sdk import BaseHook, mask_secret
 
-from airflow_provider_intercom._connection_form import DEFAULT_API_VERSION, DEFAULT_REGION
+from airflow_provider_intercom._connection_form import DEFAULT_API_VERSION, DEFAULT_CONN_ID, DEFAULT_REGION
 from airflow_provider_intercom._validation import validate_tag_name
 from airflow_provider_intercom.exceptions import IntercomConfigurationError, IntercomInvalidResponseError
 from airflow_provider_intercom.hooks import form
@@ -92,7 +92,7 @@ class IntercomHook(TagEndpoints, ContactEndpoints, CompanyEndpoints, Conversatio
     """
 
     conn_name_attr = "intercom_conn_id"
-    default_conn_name = "intercom_default"
+    default_conn_name = DEFAULT_CONN_ID
     conn_type = "intercom"
     hook_name = "Intercom"
 

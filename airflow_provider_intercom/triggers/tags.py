@@ -4,6 +4,9 @@ The trigger behind the deferrable tag sensor, and the condition the sensor and t
 :func:`check_tag` is the one place that decides whether a tag sensor is done: the sensor calls it
 on every poke, the trigger on every poll (in a thread, so the triggerer's event loop never waits
 on HTTP). The hook stays the only code that speaks HTTP.
+
+The triggerer imports this module on its event loop: it imports nothing heavy (the hook, requests,
+tenacity). The hook is imported and built in the polling thread, where the connection is read too.
 """
 
 from __future__ import annotations
@@ -12,15 +15,18 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_intercom._connection_form import DEFAULT_CONN_ID
 from airflow_provider_intercom._validation import require_one_tag, validate_count, validate_text
 from airflow_provider_intercom.exceptions import IntercomConfigurationError, IntercomNotFoundError
-from airflow_provider_intercom.hooks.intercom import TRANSIENT_ERRORS, IntercomHook, tag_summary
 
-__all__ = ["TRANSIENT_ERRORS", "IntercomTagTrigger", "TagCondition", "check_tag"]
+if TYPE_CHECKING:
+    from airflow_provider_intercom.hooks.intercom import IntercomHook
+
+__all__ = ["IntercomTagTrigger", "TagCondition", "check_tag"]
 
 
 class ProgressLog(Protocol):
@@ -105,6 +111,8 @@ def check_tag(hook: IntercomHook, condition: TagCondition, log: ProgressLog) -> 
     :return: ``{"type": "tag", "id", "name"}``, plus ``"tagged_contacts": n`` when counted; None
         while the condition does not hold.
     """
+    from airflow_provider_intercom.hooks.transport import TRANSIENT_ERRORS
+
     try:
         return _check_tag(hook, condition, log)
     except TRANSIENT_ERRORS as error:
@@ -113,6 +121,8 @@ def check_tag(hook: IntercomHook, condition: TagCondition, log: ProgressLog) -> 
 
 
 def _check_tag(hook: IntercomHook, condition: TagCondition, log: ProgressLog) -> dict[str, Any] | None:
+    from airflow_provider_intercom.hooks.intercom import tag_summary
+
     tag: dict[str, Any] | None
     if condition.tag_id is not None:
         try:
@@ -181,7 +191,7 @@ class IntercomTagTrigger(BaseTrigger):
         min_tagged_contacts: int | None = None,
         poke_interval: float = 60.0,
         deadline: float | None = None,
-        intercom_conn_id: str = IntercomHook.default_conn_name,
+        intercom_conn_id: str = DEFAULT_CONN_ID,
         api_version: str | None = None,
         region: str | None = None,
         hook_params: Mapping[str, Any] | None = None,
@@ -222,8 +232,13 @@ class IntercomTagTrigger(BaseTrigger):
             condition = TagCondition.from_arguments(
                 self.tag_name, self.tag_id, self.contact_id, self.min_tagged_contacts
             )
-            hook = IntercomHook(
-                self.intercom_conn_id, region=self.region, api_version=self.api_version, **self.hook_params
+            # Off the event loop: importing the hook (requests, tenacity) and building it.
+            hook = await asyncio.to_thread(
+                make_hook,
+                self.intercom_conn_id,
+                region=self.region,
+                api_version=self.api_version,
+                **self.hook_params,
             )
         except (IntercomConfigurationError, TypeError) as error:
             yield _error_event(error)
@@ -252,6 +267,18 @@ class IntercomTagTrigger(BaseTrigger):
                     return
                 wait = min(wait, remaining)
             await asyncio.sleep(wait)
+
+
+def make_hook(conn_id: str, **kwargs: Any) -> IntercomHook:
+    """
+    Import and build the hook; the trigger calls it in a thread.
+
+    :param conn_id: the Airflow connection.
+    :param kwargs: the hook's other arguments.
+    """
+    from airflow_provider_intercom.hooks.intercom import IntercomHook
+
+    return IntercomHook(conn_id, **kwargs)
 
 
 def _error_event(error: Exception) -> TriggerEvent:
