@@ -49,7 +49,6 @@ def test_create_or_update_company_matches_on_company_id(sandbox: IntercomSandbox
     ("body", "message"),
     [
         ({"test": "invalid"}, "bad 'test' parameter"),
-        ({"name": "no id"}, None),
         ({"company_id": "x", "size": "100"}, None),
         ({"company_id": "x", "custom_attributes": {"paid": True}}, None),
         ({"company_id": "x", "monthly_spend": 2**31}, None),
@@ -106,9 +105,10 @@ def test_list_companies_by_tag_pages_by_number(sandbox: IntercomSandbox, api: Ap
         ["t4"],
     ]
     assert {page["total_count"] for page in pages} == {5}
+    # At 2.11 production names the last page's next, as null.
     assert [page["pages"] for page in pages] == [
-        {"type": "pages", "page": number, "per_page": 2, "total_pages": 3} for number in (1, 2, 3)
-    ]
+        {"type": "pages", "page": number, "per_page": 2, "total_pages": 3} for number in (1, 2)
+    ] + [{"type": "pages", "page": 3, "per_page": 2, "total_pages": 3, "next": None}]
     assert pages[0]["data"][0]["tags"] == {
         "type": "tag.list",
         "tags": [{"type": "tag", "id": VIP, "name": "VIP"}],

@@ -49,7 +49,6 @@ def test_create_tag_with_id_renames(api: Api) -> None:
 @pytest.mark.parametrize(
     "body",
     [
-        {"test": "invalid"},
         {"name": ""},
         {"name": 5},
         ["name"],

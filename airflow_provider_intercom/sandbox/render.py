@@ -202,23 +202,30 @@ def contact(state: SandboxState, record: Contact, version: str) -> dict[str, Any
             "total_count": len(shown_tags),
             "has_more": len(shown_tags) > 10,
         },
-        "notes": {
-            "type": "list",
-            "data": [],
-            "url": f"{base_url}/notes",
-            "total_count": 0,
-            "has_more": False,
+        "notes": _empty_list(f"{base_url}/notes"),
+        "companies": _empty_list(f"{base_url}/companies"),
+        "location": {
+            "type": "location",
+            "country": None,
+            "region": None,
+            "city": None,
+            # Production sends these two beyond the spec's location schema.
+            "country_code": None,
+            "continent_code": None,
         },
-        "companies": {
-            "type": "list",
-            "data": [],
-            "url": f"{base_url}/companies",
-            "total_count": 0,
-            "has_more": False,
-        },
-        "location": {"type": "location", "country": None, "region": None, "city": None},
         "social_profiles": {"type": "list", "data": []},
+        # Fields production sends beyond the spec's contact schema (recordings of 2.11 and 2.15).
+        "opted_in_subscription_types": _empty_list(f"{base_url}/subscriptions"),
+        "opted_out_subscription_types": _empty_list(f"{base_url}/subscriptions"),
+        "utm_campaign": None,
+        "utm_content": None,
+        "utm_medium": None,
+        "utm_source": None,
     }
+
+
+def _empty_list(url: str) -> dict[str, Any]:
+    return {"type": "list", "data": [], "url": url, "total_count": 0, "has_more": False}
 
 
 def tagged_entities(results: list[tuple[Contact | Company, bool]]) -> list[dict[str, Any]]:

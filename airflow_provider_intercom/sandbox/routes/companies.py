@@ -7,7 +7,12 @@ from typing import Any
 
 from airflow_provider_intercom.sandbox import render
 from airflow_provider_intercom.sandbox.backend import IntercomBackend, find
-from airflow_provider_intercom.sandbox.errors import BadRequest, CompanyNotFound, ParameterInvalid
+from airflow_provider_intercom.sandbox.errors import (
+    BadRequest,
+    CompanyNotFound,
+    ParameterInvalid,
+    ParameterNotFound,
+)
 from airflow_provider_intercom.sandbox.routes.params import check_type, object_body
 from airflow_provider_intercom.sandbox.routing import ApiRequest, ApiResponse, Router, ok
 
@@ -44,7 +49,7 @@ def _company_body(request: ApiRequest) -> dict[str, Any]:
     if body.get("monthly_spend", 0) > MAX_MONTHLY_SPEND:
         raise BadRequest(f"monthly_spend must not exceed {MAX_MONTHLY_SPEND}")
     if body.get("company_id") is None:
-        raise BadRequest("company_id is required to create or update a company")
+        raise ParameterNotFound("company_id is a required parameter.")
     return body
 
 
@@ -86,7 +91,8 @@ def retrieve_companies(backend: IntercomBackend, request: ApiRequest, params: di
     ``?company_id=`` or ``?name=`` find one company (404 ``company_not_found`` when none matches);
     ``?tag_id=`` lists the companies carrying that tag; ``?segment_id=`` lists none (segment membership is
     not modelled); no filter lists every company. Pages by number with ``page`` (from 1) and ``per_page``
-    (default 15); ``pages`` has ``page``, ``per_page`` and ``total_pages`` and no ``next``.
+    (default 15); ``pages`` has ``page``, ``per_page`` and ``total_pages``, and at 2.11 on the last page
+    ``next: null``, as production answers.
 
     :param backend: The sandbox backend.
     :param request: The request.
@@ -99,7 +105,10 @@ def retrieve_companies(backend: IntercomBackend, request: ApiRequest, params: di
     companies = backend.companies_matching(
         query("company_id"), query("name"), query("tag_id"), query("segment_id")
     )
-    start = (page - 1) * per_page
+    start, total_pages = (page - 1) * per_page, math.ceil(len(companies) / per_page)
+    pages: dict[str, Any] = {"type": "pages", "page": page, "per_page": per_page, "total_pages": total_pages}
+    if request.version == "2.11" and page >= total_pages:
+        pages["next"] = None  # production's 2.11 answer names the last page's next, as null
     return ok(
         {
             "type": "list",
@@ -108,12 +117,7 @@ def retrieve_companies(backend: IntercomBackend, request: ApiRequest, params: di
                 for company in companies[start : start + per_page]
             ],
             "total_count": len(companies),
-            "pages": {
-                "type": "pages",
-                "page": page,
-                "per_page": per_page,
-                "total_pages": math.ceil(len(companies) / per_page),
-            },
+            "pages": pages,
         }
     )
 

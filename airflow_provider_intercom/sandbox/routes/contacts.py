@@ -64,6 +64,8 @@ def attach_contact_tag(backend: IntercomBackend, request: ApiRequest, params: di
     """
     contact = backend.contact(params["contact_id"])
     body = object_body(request, lambda: ParameterInvalid("The body must hold the tag id"))
+    if body.get("id") is None:
+        raise ParameterNotFound("id is a required parameter.")
     tag_id = as_id(body.get("id"))
     if tag_id is None:
         raise ParameterInvalid("id must be the tag id, a string")
@@ -206,7 +208,7 @@ def search_contacts(backend: IntercomBackend, request: ApiRequest, params: dict[
     """
     body = object_body(request, NotAJsonObject)
     if "query" not in body:
-        raise ParameterNotFound("query parameter is required")
+        raise ParameterNotFound("query is a required parameter.")
     try:
         predicate = search.compile_query(body["query"])
         pagination = body.get("pagination") or {}

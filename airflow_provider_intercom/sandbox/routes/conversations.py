@@ -17,7 +17,7 @@ from airflow_provider_intercom.sandbox.errors import (
     ObjectTagNotFound,
     TicketNotFound,
 )
-from airflow_provider_intercom.sandbox.models import Admin, Taggable, now_unix
+from airflow_provider_intercom.sandbox.models import Admin, Taggable
 from airflow_provider_intercom.sandbox.routes.params import object_body, required_id
 from airflow_provider_intercom.sandbox.routing import ApiRequest, ApiResponse, Router, ok
 
@@ -46,8 +46,8 @@ def _attach(backend: IntercomBackend, request: ApiRequest, item: Taggable) -> Ap
 def _detach(backend: IntercomBackend, request: ApiRequest, item: Taggable, tag_id: str) -> ApiResponse:
     admin = _acting_admin(backend, _tagging_body(request))
     tag = backend.tag(tag_id, ObjectTagNotFound)
-    applied_at, applied_by = backend.detach_object_tag(item, tag, admin)
-    return ok(render.tag_full(tag, applied_at or now_unix(), applied_by))
+    backend.detach_object_tag(item, tag, admin)
+    return ok(render.tag_full(tag))  # production answers an untagging with applied_at and applied_by null
 
 
 @router.route("POST", "/conversations/{conversation_id}/tags")

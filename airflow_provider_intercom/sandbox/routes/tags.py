@@ -10,6 +10,7 @@ from airflow_provider_intercom.sandbox.errors import (
     ApiError,
     CompanyNotFound,
     InvalidTagParameters,
+    ParameterNotFound,
     UserNotFound,
 )
 from airflow_provider_intercom.sandbox.routes.params import as_id, object_body
@@ -47,6 +48,8 @@ def create_tag(backend: IntercomBackend, request: ApiRequest, params: dict[str, 
     """
     body = object_body(request, InvalidTagParameters)
     name = body.get("name")
+    if name is None:
+        raise ParameterNotFound("name is a required parameter.")
     if not isinstance(name, str) or not name.strip():
         raise InvalidTagParameters()
     users, companies = body.get("users"), body.get("companies")
