@@ -126,6 +126,45 @@ def test_three_unknown_ids_in_fifty(intercom_sandbox, version):
     )
 
 
+def test_after_a_refused_batch_the_ids_still_to_send_are_checked_first_on_2_11(intercom_sandbox):
+    known = add_contacts(intercom_sandbox, 1200)
+    stale = [f"{n:024x}" for n in range(1, 7)]
+    # One stale id in the first window's first batch, then one in every 200 ids; 1,206 ids in 2 windows.
+    requested = [stale[0], *known[:200], stale[1], *known[200:400], stale[2], *known[400:600], stale[3]]
+    requested += [*known[600:900], stale[4], *known[900:], stale[5]]
+    report, _ = run(
+        task(
+            TagContactsOperator,
+            tag_name="churn-risk",
+            contact_ids=requested,
+            api_version="2.11",
+            max_failed_ratio=0.1,
+            max_items=2000,
+            max_xcom_items=2000,
+        )
+    )
+    assert (sorted(report["not_found"]), report["succeeded"]) == (sorted(stale), known)
+    requests = intercom_sandbox.requests
+    bulk = [entry for entry in requests if entry["path"] == "/tags" and (entry["body"] or {}).get("users")]
+    searches = [entry for entry in requests if entry["path"] == "/contacts/search"]
+    # Only the first batch is refused; from there on (the second window too) ids are checked before sending.
+    assert [entry["status"] for entry in bulk].count(404) == 1
+    assert bulk[0]["status"] == 404
+    assert all(entry["status"] == 200 for entry in bulk[1:])
+    assert all(len(entry["body"]["query"]["value"]) <= 150 for entry in searches)
+    assert len(searches) == 1 + 7 + 2  # the refused batch's search, then one per 150 ids in each window
+    tag = intercom_sandbox.state.find_tag_by_name("churn-risk")
+    assert all(tag.id in tag_ids_of(intercom_sandbox, contact_id) for contact_id in known)
+
+
+def test_with_every_id_known_nothing_is_checked_on_2_11(intercom_sandbox):
+    known = add_contacts(intercom_sandbox, 120)
+    run(task(TagContactsOperator, tag_name="vip", contact_ids=known, api_version="2.11"))
+    paths = [entry["path"] for entry in intercom_sandbox.requests]
+    assert "/contacts/search" not in paths
+    assert paths.count("/tags") == 2 + 3  # GET /tags, POST /tags creating it, then three bulk calls
+
+
 def test_partial_failure_pushes_report_before_failing(intercom_sandbox):
     known = add_contacts(intercom_sandbox, 2)
     operator = task(TagContactsOperator, tag_name="vip", contact_ids=[*known, "ghost"])

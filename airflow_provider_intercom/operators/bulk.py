@@ -23,6 +23,7 @@ from airflow_provider_intercom.hooks.intercom import IntercomHook
 from airflow_provider_intercom.operators.report import ItemReport, Outcome, error_details
 
 PROGRESS_EVERY = 50  # per-item calls log a progress line this often
+PRECHECK_CHUNK = 150  # ids checked by one id IN search once stale ids were seen
 
 
 class BulkWriter:
@@ -38,17 +39,49 @@ class BulkWriter:
         self.hook = hook
         self.log = log
         self.report = report
+        self.stale_ids_seen = False  # a whole batch was refused for an unknown id (2.15 and earlier)
 
-    def tag_contacts(self, tag_name: str, batch_size: int) -> None:
+    def tag_contacts(self, tag_name: str, batch_size: int, *, precheck: bool = False) -> bool:
         """
         Tag the report's contacts by id in batches; the tag is created by name if missing.
 
+        Up to 2.15 one unknown id costs its whole batch a refused call, a search, look-ups and a
+        resend. So once a batch has been refused (or from the start with ``precheck``), the ids still
+        to send are checked first, one ``id IN`` search per 150: those search does not find are not
+        found, without a call of their own, and only the others are sent. While every id is known,
+        nothing is checked. A contact created in the last few minutes, which search does not show
+        yet, is then reported not found: a rerun tags it.
+
         :param tag_name: the tag's name.
         :param batch_size: ids per call, at most 50.
+        :param precheck: check the ids before sending from the start (an earlier window saw stale ids).
+        :return: whether stale ids were seen, so that the next window checks from its start.
         """
-        for batch in batches(self.report.items, batch_size):
-            self._contact_batch(tag_name, batch)
+        self.stale_ids_seen = precheck
+        position, items = 0, self.report.items
+        while position < len(items):
+            if self.stale_ids_seen:
+                chunk = items[position : position + PRECHECK_CHUNK]
+                self._checked_contacts(tag_name, chunk, batch_size)
+            else:
+                chunk = items[position : position + batch_size]
+                self._contact_batch(tag_name, chunk)
+            position += len(chunk)
             self._progress("tagged", "contacts")
+        return self.stale_ids_seen
+
+    def _checked_contacts(self, tag_name: str, chunk: list[str], batch_size: int) -> None:
+        try:
+            known = self.hook.searchable_contact_ids(chunk)
+        except IntercomUnauthorizedError:
+            raise
+        except IntercomError:
+            known = set(chunk)  # cannot check: send them, and split a refused batch as before
+        for contact_id in chunk:
+            if contact_id not in known:
+                self.report.not_found(contact_id)
+        for batch in batches([contact_id for contact_id in chunk if contact_id in known], batch_size):
+            self._contact_batch(tag_name, batch)
 
     def send_companies(
         self, tag_name: str, companies: Mapping[str, dict[str, str]], batch_size: int, *, untag: bool
@@ -151,6 +184,7 @@ class BulkWriter:
 
     def _split_unknown_contacts(self, tag_name: str, batch: list[str]) -> None:
         """After a whole-batch 404 (API 2.15 and earlier), find the unknown ids and tag the rest."""
+        self.stale_ids_seen = True
         if len(batch) == 1:
             self.report.not_found(batch[0])
             return

@@ -114,7 +114,10 @@ class TagContactsOperator(_TagTaskOperator):
         return bool(self.create_tag_if_missing)
 
     def _write(self, tag: dict[str, Any], writes: ItemReport, inputs: dict[str, list[str]]) -> None:
-        BulkWriter(self.hook, self.log, writes).tag_contacts(tag["name"], self.batch_size)
+        # Once a window met stale ids (2.15 and earlier), the next ones check their ids before sending.
+        seen = getattr(self, "_stale_ids_seen", False)
+        writer = BulkWriter(self.hook, self.log, writes)
+        self._stale_ids_seen = writer.tag_contacts(tag["name"], self.batch_size, precheck=seen)
 
 
 @documents_shared_parameters

@@ -12,6 +12,8 @@ from airflow_provider_intercom.hooks.endpoints.base import EndpointGroup, path_s
 from airflow_provider_intercom.hooks.matching import ContactMatches
 from airflow_provider_intercom.hooks.pages import cursor_pages
 
+SEARCH_PAGE = 150  # the most contacts a search answers per page
+
 
 class ContactEndpoints(EndpointGroup):
     """The hook's ``/contacts`` methods."""
@@ -85,6 +87,21 @@ class ContactEndpoints(EndpointGroup):
             result["unresolved"][kind] = matches.unresolved()
             result["ambiguous"][kind] = matches.ambiguous()
         return result
+
+    def searchable_contact_ids(self, contact_ids: Iterable[str]) -> set[str]:
+        """
+        Return the ids among ``contact_ids`` that search finds: one ``id IN`` search per 150 ids.
+
+        Cheaper than :meth:`unknown_contact_ids`, and blind to a contact created in the last few
+        minutes, which search does not show yet.
+
+        :param contact_ids: Intercom contact ids.
+        """
+        found: set[str] = set()
+        for chunk in batches(list(dict.fromkeys(contact_ids)), SEARCH_PAGE):
+            query = {"field": "id", "operator": "IN", "value": chunk}
+            found.update(contact["id"] for contact in self.search_contacts(query, per_page=SEARCH_PAGE))
+        return found
 
     def unknown_contact_ids(self, contact_ids: Iterable[str]) -> list[str]:
         """
