@@ -198,10 +198,11 @@ def test_forbidden_yields_an_error_event(monkeypatch):
 
 IMPORT_ON_THE_LOOP = """
 import sys
-import airflow.triggers.base  # the triggerer has it already
+import airflow.triggers.base  # the triggerer has it already (on Airflow 2 it brings requests too)
+before = set(sys.modules)
 import airflow_provider_intercom.triggers.tags
-heavy = ("requests", "airflow_provider_intercom.hooks.intercom")
-print(sorted(name for name in heavy if name in sys.modules))
+heavy = ("requests", "tenacity", "airflow_provider_intercom.hooks.intercom")
+print(sorted(name for name in heavy if name in set(sys.modules) - before))
 """
 
 
