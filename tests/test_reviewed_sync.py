@@ -289,3 +289,14 @@ def test_deleted_contacts_in_a_plan_are_reported_not_found(intercom_sandbox):
     report = execute(ApplyTagPlanOperator, plan=plan, max_failed_ratio=0.5)
     assert report["not_found"] == [ids[3]]
     assert Counter(report["added"]) == Counter(ids[1:3])
+
+
+def test_an_unreadable_plan_url_is_named_without_its_credentials(intercom_sandbox):
+    url = "nosuchstore://svc-user:s3cr3t-pass@bucket/plans/vip.json"
+    with pytest.raises(
+        IntercomConfigurationError, match=r"plan_path 'nosuchstore://bucket/plans/vip.json' cannot be read"
+    ) as caught:
+        execute(ApplyTagPlanOperator, plan_path=url, plan_conn_id="my_store")
+    assert "s3cr3t-pass" not in str(caught.value)
+    assert "svc-user" not in str(caught.value)
+    assert intercom_sandbox.requests == []

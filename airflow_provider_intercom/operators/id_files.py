@@ -57,7 +57,7 @@ def read_ids_file(
     suffixes = [suffix.lower() for suffix in Path(name).suffixes]
     compressed = suffixes[-1:] == [".gz"]
     suffix = next(reversed(suffixes[:-1] if compressed else suffixes), "")
-    with _open_text(name, conn_id, compressed) as handle:
+    with open_text(name, conn_id, compressed=compressed) as handle:
         try:
             if suffix == ".csv":
                 yield from _csv_ids(handle, name, id_key)
@@ -67,14 +67,16 @@ def read_ids_file(
                 yield from _text_ids(handle, name)
         except UnicodeDecodeError as error:
             raise IntercomConfigurationError(
-                f"ids_file {_shown(name)!r} is not UTF-8 text: {error}"
+                f"ids_file {shown_path(name)!r} is not UTF-8 text: {error}"
             ) from error
         except (OSError, EOFError) as error:  # a truncated or corrupt .gz, or a read that failed midway
-            raise IntercomConfigurationError(f"ids_file {_shown(name)!r} cannot be read: {error}") from error
+            raise IntercomConfigurationError(
+                f"ids_file {shown_path(name)!r} cannot be read: {error}"
+            ) from error
 
 
 def _file_error(name: str, line: int, what: str) -> IntercomConfigurationError:
-    return IntercomConfigurationError(f"ids_file {_shown(name)!r}, line {line}: {what}")
+    return IntercomConfigurationError(f"ids_file {shown_path(name)!r}, line {line}: {what}")
 
 
 def _csv_ids(handle: IO[str], name: str, id_key: str | None) -> Iterator[str]:
@@ -147,8 +149,18 @@ def _text_ids(handle: IO[str], name: str) -> Iterator[str]:
 
 
 @contextmanager
-def _open_text(name: str, conn_id: str | None, compressed: bool) -> Iterator[IO[str]]:
-    """Open a local file or an object-storage URL as UTF-8 text, decompressing gzip as it streams."""
+def open_text(
+    name: str, conn_id: str | None, *, compressed: bool = False, field: str = "ids_file"
+) -> Iterator[IO[str]]:
+    """
+    Open a local file or an object-storage URL as UTF-8 text, decompressing gzip as it streams.
+
+    :param name: the path or URL.
+    :param conn_id: the object store's connection, for a URL.
+    :param compressed: whether the file is gzip.
+    :param field: the argument that named the file, for the error.
+    :raises IntercomConfigurationError: naming the file (never its credentials) when it cannot be opened.
+    """
     try:
         if "://" in name:
             from airflow.providers.common.compat.sdk import ObjectStoragePath
@@ -158,7 +170,7 @@ def _open_text(name: str, conn_id: str | None, compressed: bool) -> Iterator[IO[
             raw = open(Path(name).expanduser(), "rb")
     except (OSError, ValueError) as error:  # ValueError: a scheme no installed provider reads
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        raise IntercomConfigurationError(f"ids_file {_shown(name)!r} cannot be read: {reason}") from error
+        raise IntercomConfigurationError(f"{field} {shown_path(name)!r} cannot be read: {reason}") from error
     binary = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
     try:
         yield io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
@@ -167,8 +179,12 @@ def _open_text(name: str, conn_id: str | None, compressed: bool) -> Iterator[IO[
         raw.close()
 
 
-def _shown(name: str) -> str:
-    """Return the path as errors may show it: a URL loses any user name and password it carries."""
+def shown_path(name: str) -> str:
+    """
+    Return a path as errors and lineage may show it: a URL loses any user name and password it carries.
+
+    :param name: the path or URL.
+    """
     if "://" not in name:
         return name
     parts = urlsplit(name)

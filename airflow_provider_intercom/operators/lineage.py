@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from airflow_provider_intercom.assets.intercom import SCHEME, tag_uri
 from airflow_provider_intercom.hooks.intercom import IntercomHook
+from airflow_provider_intercom.operators.id_files import shown_path
 from airflow_provider_intercom.operators.report_store import counts_of
 
 if TYPE_CHECKING:
@@ -192,11 +193,10 @@ def source_datasets(operator: Any) -> list[Any]:
     if isinstance(sql, str) and sql.strip() and conn_id:
         return _sql_inputs(sql, conn_id)
     if isinstance(ids_file, str) and ids_file.strip():
-        parts = urlsplit(ids_file.strip())
+        parts = urlsplit(shown_path(ids_file.strip()))  # never credentials
         if parts.scheme in ("", "file"):  # OpenLineage names a local file by its path in the "file" namespace
             return [Dataset(namespace="file", name=parts.path)]
-        host = parts.netloc.rpartition("@")[2]  # never credentials
-        return [Dataset(namespace=f"{parts.scheme}://{host}", name=parts.path.lstrip("/"))]
+        return [Dataset(namespace=f"{parts.scheme}://{parts.netloc}", name=parts.path.lstrip("/"))]
     return []
 
 

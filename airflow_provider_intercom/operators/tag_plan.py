@@ -25,13 +25,13 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pendulum
 
 from airflow_provider_intercom._validation import validate_positive_int
 from airflow_provider_intercom.exceptions import IntercomConfigurationError
+from airflow_provider_intercom.operators.id_files import open_text, shown_path
 from airflow_provider_intercom.operators.report_store import open_target, validate_report_path
 
 PLAN_TYPE = "intercom_tag_plan"
@@ -230,33 +230,30 @@ class PlanSource:
             expected, path = plan.get("checksum"), plan["plan_path"]
             plan = None
         whole = dict(plan) if plan is not None else _read_plan(str(path).strip(), self.conn_id)
-        _check_plan(whole, where=str(path) if plan is None else "plan")
+        _check_plan(whole, where=shown_path(str(path)) if plan is None else "plan")
         if expected is not None and whole["checksum"] != expected:
             raise IntercomConfigurationError(
-                f"plan_path {path!r} holds another plan than the one this task was given "
+                f"plan_path {shown_path(str(path))!r} holds another plan than the one this task was given "
                 f"(checksum {whole['checksum'][:12]}, expected {str(expected)[:12]})"
             )
         return whole
 
 
 def _read_plan(path: str, conn_id: str | None) -> dict[str, Any]:
-    try:
-        if "://" in path:
-            from airflow.providers.common.compat.sdk import ObjectStoragePath
-
-            text = ObjectStoragePath(path, conn_id=conn_id).read_text(encoding="utf-8")
-        else:
-            text = Path(path).expanduser().read_text(encoding="utf-8")
-    except (OSError, ValueError) as error:
-        raise IntercomConfigurationError(f"plan_path {path!r} cannot be read: {error}") from None
+    shown = shown_path(path)
+    with open_text(path, conn_id, field="plan_path") as handle:
+        try:
+            text = handle.read()
+        except (OSError, UnicodeDecodeError) as error:
+            raise IntercomConfigurationError(f"plan_path {shown!r} cannot be read: {error}") from None
     try:
         plan = json.loads(text)
     except ValueError:
         raise IntercomConfigurationError(
-            f"plan_path {path!r} is not a whole plan: its JSON is cut short or damaged ({len(text)} bytes)"
+            f"plan_path {shown!r} is not a whole plan: its JSON is cut short or damaged ({len(text)} bytes)"
         ) from None
     if not isinstance(plan, dict):
-        raise IntercomConfigurationError(f"plan_path {path!r} holds no plan")
+        raise IntercomConfigurationError(f"plan_path {shown!r} holds no plan")
     return plan
 
 
