@@ -35,6 +35,7 @@ from airflow_provider_intercom.operators.lineage import tag_lineage
 from airflow_provider_intercom.operators.membership import (
     company_members,
     contact_members,
+    member_keys,
     write_company_changes,
     write_contact_changes,
 )
@@ -246,10 +247,7 @@ class ApplyTagPlanOperator(_IntercomOperator):
         """Each member now, by Intercom id, with every key it is known by (companies: both ids)."""
         if objects == "contacts":
             return {contact_id: {contact_id} for contact_id in contact_members(self.hook, tag)}
-        return {
-            member: {member, str(company.get("company_id") or member)}
-            for member, company in company_members(self.hook, tag).items()
-        }
+        return member_keys(company_members(self.hook, tag))
 
     def _refuse_stale(self, plan: Mapping[str, Any], drift: Drift, max_drift: int) -> None:
         if drift.items <= max_drift:

@@ -46,6 +46,17 @@ def company_members(hook: IntercomHook, tag: Mapping[str, Any]) -> dict[str, dic
     return {str(company["id"]): company for company in found}
 
 
+def member_keys(companies: Mapping[str, Mapping[str, Any]]) -> dict[str, set[str]]:
+    """
+    Return every member company's keys: Intercom's id and your ``company_id``, either of which a plan names.
+
+    :param companies: the members, by Intercom id, as :func:`company_members` returns them.
+    """
+    return {
+        member: {member, str(company.get("company_id") or member)} for member, company in companies.items()
+    }
+
+
 def company_payload(company: Mapping[str, Any]) -> dict[str, str]:
     """
     Return what an untag call sends for a member company: 2.11's schema asks for both of its ids.

@@ -46,6 +46,7 @@ from airflow_provider_intercom.operators.membership import (
     company_members,
     company_payload,
     contact_members,
+    member_keys,
     write_company_changes,
     write_contact_changes,
 )
@@ -339,9 +340,7 @@ class SyncCompanyTagOperator(_TagTaskOperator):
 
         tag = existing_tag(self.hook, self.tag_name, self.tag_id)
         members = company_members(self.hook, tag)
-        the_plan = plan(
-            list(desired), {mid: {mid, str(m.get("company_id") or mid)} for mid, m in members.items()}
-        )
+        the_plan = plan(list(desired), member_keys(members))
         checked = self._check_newcomers(desired, the_plan.add, len(members), guard)
         missing = {value for value in the_plan.add if unresolved(checked.outcome(value))}
         adds = ItemReport([value for value in the_plan.add if value not in missing])
