@@ -249,6 +249,33 @@ def test_without_the_openlineage_provider_the_operators_run_unchanged(intercom_s
 REPO = Path(__file__).resolve().parents[1]
 
 
+def run_airflow(
+    home: Path, events: Path, dags: Path, connection: dict[str, Any], commands: list[list[str]], **more: str
+) -> None:
+    """Run airflow commands as a deployment would (not the suite's unit-test mode), events to a file."""
+    import os
+
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW_", "AIRFLOW__"))}
+    env.update(
+        AIRFLOW_HOME=str(home),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__CORE__DAGS_FOLDER=str(dags),
+        AIRFLOW__METRICS__TIMER_UNIT_CONSISTENCY="True",
+        AIRFLOW__OPENLINEAGE__NAMESPACE="intercom-tests",
+        AIRFLOW__OPENLINEAGE__TRANSPORT=json.dumps(
+            {"type": "file", "log_file_path": str(events), "append": True}
+        ),
+        AIRFLOW_CONN_INTERCOM_DEFAULT=json.dumps(connection),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+        **more,
+    )
+    for command in commands:
+        done = subprocess.run(
+            [sys.executable, "-m", "airflow", *command], env=env, capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, (command, done.stdout[-3000:], done.stderr[-3000:])
+
+
 AIRFLOW_2 = Version(version("apache-airflow")) < Version("3")
 
 
@@ -259,33 +286,21 @@ AIRFLOW_2 = Version(version("apache-airflow")) < Version("3")
     "the in-process facet and Asset tests above run on 2.11",
 )
 def test_the_example_run_emits_openlineage_events_table_to_tag(intercom_sandbox, tmp_path):
-    import os
 
     intercom_sandbox.state.load_seed(REPO / "airflow_provider_intercom" / "sandbox" / "demo_seed.json")
     home, events = tmp_path / "home", tmp_path / "openlineage.jsonl"
     home.mkdir()
-    # A deployment's settings, not the suite's unit-test mode.
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW_", "AIRFLOW__"))}
-    env.update(
-        AIRFLOW_HOME=str(home),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "example_dags"),
-        AIRFLOW__METRICS__TIMER_UNIT_CONSISTENCY="True",
-        AIRFLOW__OPENLINEAGE__NAMESPACE="intercom-tests",
-        AIRFLOW__OPENLINEAGE__TRANSPORT=json.dumps(
-            {"type": "file", "log_file_path": str(events), "append": True}
-        ),
-        AIRFLOW_CONN_INTERCOM_DEFAULT=json.dumps(intercom_sandbox.airflow_connection()),
+    run_airflow(
+        home,
+        events,
+        REPO / "example_dags",
+        intercom_sandbox.airflow_connection(),
+        [
+            ["db", "migrate"],
+            ["dags", "test", "intercom_warehouse_export"],
+            ["dags", "test", "intercom_crm_hygiene"],
+        ],
     )
-    for command in (
-        ["db", "migrate"],
-        ["dags", "test", "intercom_warehouse_export"],
-        ["dags", "test", "intercom_crm_hygiene"],
-    ):
-        done = subprocess.run(
-            [sys.executable, "-m", "airflow", *command], env=env, capture_output=True, text=True, timeout=300
-        )
-        assert done.returncode == 0, (command, done.stdout[-3000:], done.stderr[-3000:])
 
     completed = {}
     for line in events.read_text().splitlines():
@@ -314,7 +329,6 @@ def test_the_example_run_emits_openlineage_events_table_to_tag(intercom_sandbox,
 
 def test_every_writing_operator_emits_its_events_through_the_file_transport(intercom_sandbox, tmp_path):
     """On both Airflow lines: no alias here, just each operator's facets, as the listener sends them."""
-    import os
 
     intercom_sandbox.state.load_seed(REPO / "airflow_provider_intercom" / "sandbox" / "demo_seed.json")
     home, events, warehouse = tmp_path / "home", tmp_path / "openlineage.jsonl", tmp_path / "warehouse.db"
@@ -331,26 +345,15 @@ def test_every_writing_operator_emits_its_events_through_the_file_transport(inte
     ids_file.write_text(f"{alice}\n")
     connection = intercom_sandbox.airflow_connection()
     connection["extra"]["app_id"] = APP  # the delete task names its dataset without a request
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW_", "AIRFLOW__"))}
-    env.update(
-        AIRFLOW_HOME=str(home),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "tests" / "dags"),
-        AIRFLOW__METRICS__TIMER_UNIT_CONSISTENCY="True",
-        AIRFLOW__OPENLINEAGE__NAMESPACE="intercom-tests",
-        AIRFLOW__OPENLINEAGE__TRANSPORT=json.dumps(
-            {"type": "file", "log_file_path": str(events), "append": True}
-        ),
-        AIRFLOW_CONN_INTERCOM_DEFAULT=json.dumps(connection),
+    run_airflow(
+        home,
+        events,
+        REPO / "tests" / "dags",
+        connection,
+        [["db", "migrate"], ["dags", "test", "intercom_lineage_tasks"]],
         AIRFLOW_CONN_LINEAGE_WAREHOUSE=json.dumps({"conn_type": "sqlite", "host": str(warehouse)}),
         LINEAGE_IDS_FILE=str(ids_file),
-        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
     )
-    for command in (["db", "migrate"], ["dags", "test", "intercom_lineage_tasks"]):
-        done = subprocess.run(
-            [sys.executable, "-m", "airflow", *command], env=env, capture_output=True, text=True, timeout=300
-        )
-        assert done.returncode == 0, (command, done.stdout[-3000:], done.stderr[-3000:])
 
     completed = {}
     for line in events.read_text().splitlines():
