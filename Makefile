@@ -1,6 +1,6 @@
 # Two commands for a newcomer: `make test` and `make demo`. Both create the virtualenv and install first.
 # CI (.ci/run) also runs `make test-airflow2` (Airflow 2.11), `make e2e` (the connection form in Chromium,
-# the approval example through the REST API)
+# the approval example through the REST API), `make e2e-deploy` (Celery, PostgreSQL, Redis, two workers)
 # and `make dist` (sdist + wheel).
 PYTHON ?= python3
 VENV ?= .venv
@@ -46,7 +46,8 @@ $(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml
 	$(BIN)/python -m pip install $(PIP_QUIET) -e ".[test,openlineage]" $(AIRFLOW_PINS)
 	touch $@
 
-# The same plus one more extra, one stamp each: .bench-installed, .dev-installed, .e2e-installed.
+# The same plus one more extra, one stamp each: .bench-installed, .dev-installed, .e2e-installed,
+# .deploy-installed.
 $(VENV)/.%-installed: $(BIN)/python setup.cfg pyproject.toml
 	$(BIN)/python -m pip install $(PIP_QUIET) -e ".[test,openlineage,$*]" $(AIRFLOW_PINS)
 	touch $@
@@ -88,6 +89,26 @@ e2e-browser:
 E2E_SCREENSHOT ?= build/e2e/connection-form.png
 e2e: e2e-browser $(VENV)/.e2e-installed
 	E2E_SCREENSHOT=$(abspath $(E2E_SCREENSHOT)) $(BIN)/pytest tests/e2e -m e2e $(PYTEST_ARGS)
+
+# `make e2e-deploy`: the example DAGs on a distributed Airflow 3.3, as a deployment runs them: the
+# CeleryExecutor with PostgreSQL as the metadata database and Redis as the broker, the scheduler, DAG
+# processor, triggerer, API server and two Celery workers, each its own process (tests/deploy). PostgreSQL
+# and Redis come from Debian's packages, installed here when missing (as root, as in CI); the test starts
+# them on loopback in temporary directories and stops everything afterwards.
+.PHONY: e2e-deploy deploy-services
+deploy-services: postgres-server
+	@if ! command -v redis-server >/dev/null; then \
+		if [ "$$(id -u)" != 0 ]; then \
+			echo "make e2e-deploy needs redis-server: run 'sudo apt-get install redis-server'," \
+				"or make e2e-deploy as root." >&2; \
+			exit 1; \
+		fi; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server; \
+	fi
+	@# Debian's package starts a system-wide Redis; the test never uses it (it runs its own).
+
+e2e-deploy: deploy-services $(VENV)/.deploy-installed
+	$(BIN)/pytest tests/deploy -m e2e_deploy -p no:cacheprovider $(PYTEST_ARGS)
 
 # The sql= tests start their own throwaway PostgreSQL (tests/postgres_server.py) from Debian's server
 # binaries, installed here when missing (as root, as in CI); without them those tests skip, saying why.

@@ -52,6 +52,19 @@ def headers(remaining: int, reset: float, limit: int = 10) -> dict[str, str]:
     }
 
 
+def spend_with_others(
+    pacer: RateLimitPacer, reset: float, own: int, others_per_call: int, limit: int = 100
+) -> None:
+    """Join a fresh window alone, then make ``own`` calls while others spend ``others_per_call`` per call."""
+    pacer.update(headers(remaining=limit, reset=reset, limit=limit))
+    remaining = limit
+    for _ in range(own):
+        pacer.acquire()
+        remaining -= 1 + others_per_call
+        pacer.update(headers(remaining=remaining, reset=reset, limit=limit))
+        pacer.release()
+
+
 def test_no_wait_without_headers(pacer, clock):
     for _ in range(100):
         assert pacer.acquire() == 0.0
@@ -59,8 +72,9 @@ def test_no_wait_without_headers(pacer, clock):
 
 
 def test_no_wait_while_budget_is_plentiful(pacer, clock):
-    pacer.update(headers(remaining=30, reset=clock.now + 5, limit=100))
-    assert [call(pacer) for _ in range(20)] == [0.0] * 20  # down to the low-water mark of 10
+    # A window nobody else has spent: all of it is this pacer's.
+    pacer.update(headers(remaining=30, reset=clock.now + 5, limit=30))
+    assert [call(pacer) for _ in range(27)] == [0.0] * 27  # down to the low-water mark of 3
     assert clock.slept == []
 
 
@@ -75,21 +89,23 @@ def test_waits_until_reset_when_budget_is_spent(pacer, clock):
 def test_low_budget_is_spread_over_the_rest_of_the_window(pacer, clock):
     start = clock.now
     reset = start + 5
-    pacer.update(headers(remaining=4, reset=reset, limit=100))
+    spend_with_others(pacer, reset, own=90, others_per_call=0)  # alone, down to the low-water mark
+    assert (pacer.remaining, clock.now) == (10, start)
     released = []
-    for _ in range(4):
+    for _ in range(10):
         call(pacer)
         released.append(clock.now - start)
-    # Four calls left for five seconds: one slot per second or so, all before the reset.
+    # Ten calls left for five seconds: one slot per half second or so, all before the reset.
     assert released[0] == 0.0
-    assert all(later - earlier >= 0.9 for earlier, later in zip(released, released[1:], strict=False))
+    assert all(later - earlier >= 0.4 for earlier, later in zip(released, released[1:], strict=False))
     assert start + released[-1] < reset
     assert pacer.acquire() >= reset - clock.now  # the budget is spent: the fifth waits for the reset
 
 
 def test_counts_own_calls_between_answers(pacer, clock):
-    pacer.update(headers(remaining=12, reset=clock.now + 3, limit=100))
-    assert [call(pacer) for _ in range(3)] == [0.0, 0.0, 0.0]  # the third takes the first slot
+    pacer.update(headers(remaining=12, reset=clock.now + 3, limit=12))
+    # Down to the low-water mark of 3 at once; the tenth takes the first slot.
+    assert [call(pacer) for _ in range(10)] == [0.0] * 10
     assert call(pacer) > 0.0  # at the low-water mark: each further call waits for its slot
 
 
@@ -150,7 +166,7 @@ def test_threads_share_one_budget(pacer, clock):
 
 def test_near_the_end_one_call_at_a_time(pacer, clock):
     reset = clock.now + 5
-    pacer.update(headers(remaining=5, reset=reset, limit=100))
+    spend_with_others(pacer, reset, own=90, others_per_call=0)  # alone, down to the low-water mark
     pacer.acquire()  # a call goes out and is never answered
     # Below the low-water mark the next call waits for that answer: the budget may be gone by
     # then. It never waits past the reset, when the new window's budget frees it.
@@ -160,7 +176,7 @@ def test_near_the_end_one_call_at_a_time(pacer, clock):
 
 def test_calls_in_flight_are_subtracted_from_the_servers_figure(pacer, clock):
     reset = clock.now + 5
-    pacer.update(headers(remaining=50, reset=reset, limit=100))
+    pacer.update(headers(remaining=50, reset=reset, limit=50))
     for _ in range(3):
         pacer.acquire()  # three calls in flight, none answered yet
     # The first answer says 45 left: other processes spent 2, and two of ours are still in flight.
@@ -171,7 +187,7 @@ def test_calls_in_flight_are_subtracted_from_the_servers_figure(pacer, clock):
 
 def test_slot_releases_its_call_when_the_block_raises(pacer, clock):
     reset = clock.now + 5
-    pacer.update(headers(remaining=5, reset=reset, limit=100))
+    spend_with_others(pacer, reset, own=90, others_per_call=0)  # alone, down to the low-water mark
 
     def failed_call() -> None:
         with pacer.slot():
@@ -183,3 +199,64 @@ def test_slot_releases_its_call_when_the_block_raises(pacer, clock):
     # answer of a call that is already over (see test_near_the_end_one_call_at_a_time).
     assert pacer.acquire() > 0.0
     assert clock.now < reset
+
+
+# -- several processes spend one budget ------------------------------------------------------------------
+
+
+def gap_between_two_calls(pacer: RateLimitPacer, clock: FakeClock) -> float:
+    """Make two calls without news from the server; return how long the second waited after the first."""
+    call(pacer)
+    before = clock.now
+    call(pacer)
+    return clock.now - before
+
+
+def test_a_window_others_spent_first_is_paced_from_the_first_call(pacer, clock):
+    reset = clock.now + 10
+    pacer.update(headers(remaining=30, reset=reset, limit=100))  # 70 spent by other processes
+    assert call(pacer) == 0.0
+    # Far above the low-water mark, yet the next call waits for its slot: the rest of the budget
+    # must last the window, for them and for processes that start later.
+    assert call(pacer) > 0.0
+
+
+def test_a_shared_window_is_spent_only_in_this_pacers_share(pacer, clock):
+    reset = clock.now + 10
+    spend_with_others(pacer, reset, own=10, others_per_call=3)
+    assert pacer.remaining == 60
+    # Ten of the forty calls spent were this pacer's: its share of the sixty left is fifteen, one call
+    # per sixteenth of the time left (alone, the sixty would go at once, down to the low-water mark).
+    left = reset - clock.now
+    assert gap_between_two_calls(pacer, clock) == pytest.approx(left / 16, rel=0.1)
+
+
+def test_less_than_one_call_of_share_waits_for_the_reset(pacer, clock):
+    reset = clock.now + 10
+    spend_with_others(pacer, reset, own=24, others_per_call=3)  # 96 spent, a quarter of them ours
+    assert pacer.remaining == 4
+    pacer.acquire()  # a share of 4 × 1/4 is one call
+    pacer.release()
+    assert pacer.acquire() >= reset - clock.now - 0.001  # none left: it waits for the next window
+    assert clock.now >= reset
+
+
+def test_the_last_windows_share_counts_from_the_next_ones_first_call(pacer, clock):
+    reset = clock.now + 10
+    spend_with_others(pacer, reset, own=10, others_per_call=3)
+    clock.sleep(reset - clock.now)
+    # The next window: its first answer shows nobody else's calls yet, but they share it as before.
+    pacer.acquire()
+    pacer.update(headers(remaining=99, reset=reset + 10, limit=100))
+    pacer.release()
+    # A quarter of 98 is 24.5 calls: one per 10 s / 25.5.
+    assert gap_between_two_calls(pacer, clock) == pytest.approx(10 / 25.5, rel=0.05)
+
+
+def test_alone_every_window_is_all_this_pacers(pacer, clock):
+    for _ in range(2):
+        reset = clock.now + 10
+        spend_with_others(pacer, reset, own=80, others_per_call=0)
+        clock.sleep(reset - clock.now)
+    # Two windows spent alone: no wait but the two until the resets, however fast it spent.
+    assert clock.slept == [10.0, 10.0]

@@ -8,6 +8,9 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
+# However many processes shared the last window, assume at least this share of the next one.
+MIN_SHARE = 0.05
+
 
 class RateLimitPacer:
     """
@@ -17,7 +20,14 @@ class RateLimitPacer:
     calls the window allows (``X-RateLimit-Limit``), how many are left (``X-RateLimit-Remaining``)
     and when the window resets (``X-RateLimit-Reset``, a Unix time). The budget is per workspace,
     so other processes may spend it too: the pacer trusts the latest figures the server sent and
-    only counts its own calls in between. It never waits while the server says budget is left.
+    only counts its own calls in between. Alone, it never waits while the server says budget is left.
+
+    Other processes may share the window: the pacer sees it when the server counts more calls than
+    it sent. It then counts only its share of what is left (the part of the calls spent since its
+    first answer in the window that were its own), leaves a few calls unspent for processes that
+    start later, and spreads every call over the rest of the window, so that together they stay
+    within the budget instead of each spending all of it. The share of the last window counts from
+    the first call of the next one, when every process starts again at once.
 
     :param max_wait: the longest single wait, in seconds, whatever the reset header says
         (protects against clock skew and nonsense headers).
@@ -41,6 +51,14 @@ class RateLimitPacer:
         self._next_slot = 0.0
         self._in_flight = 0  # calls reserved whose answer has not been recorded yet
         self._peak_in_flight = 0
+        # Since this pacer's first answer in the window of reset_at: the remaining budget it said,
+        # and the calls this pacer sent after it.
+        self._joined_at_remaining = 0
+        self._own_since_joined = 0
+        # The share of the last window this pacer spent in: the guess for the next one's share.
+        self._share = 1.0
+        # Whether others had spent the window before this pacer's first answer in it.
+        self._others_before_joined = False
 
     def acquire(self) -> float:
         """
@@ -58,21 +76,26 @@ class RateLimitPacer:
                 now = self._clock()
                 if self.reset_at is not None and now >= self.reset_at:
                     # A new window began: the old figures say nothing about it.
-                    self.remaining = self.reset_at = None
+                    self._close_window()
                     self._next_slot = 0.0
-                if self.remaining is None or self.remaining > self._low_water():
+                if self.remaining is None or (
+                    not self._shared() and self._my_remaining() > self._low_water()
+                ):
                     self._reserve()
                     return waited
                 # remaining is only ever set together with reset_at.
                 until_reset = (self.reset_at or now) - now
-                if self.remaining > 0 and self._in_flight == 0:
+                # Alone, this is the remaining budget; shared, less than one call means none.
+                mine = self._my_remaining()
+                if mine >= 1 and self._in_flight == 0:
                     # Little budget left, shared with other workers and processes: one call at a
-                    # time, spread evenly over the time left, rather than race into 429s.
+                    # time, this pacer's share spread evenly over the time left, rather than race
+                    # into 429s.
                     slot = max(now, self._next_slot)
-                    self._next_slot = slot + until_reset / (self.remaining + 1)
+                    self._next_slot = slot + until_reset / (mine + 1)
                     self._reserve()
                     spacing: float | None = min(slot - now, self.max_wait)
-                elif self.remaining > 0:
+                elif mine >= 1:
                     # Another of this process's calls is still out: wait for its answer (and its
                     # fresh figures) before the next one goes.
                     spacing = None
@@ -106,6 +129,7 @@ class RateLimitPacer:
     def _reserve(self) -> None:
         if self.remaining is not None:
             self.remaining -= 1
+            self._own_since_joined += 1
         self._in_flight += 1
         self._peak_in_flight = max(self._peak_in_flight, self._in_flight)
 
@@ -113,6 +137,35 @@ class RateLimitPacer:
         """Record that a reserved call is over (answered or failed); call once per :meth:`acquire`."""
         with self._lock:
             self._in_flight = max(0, self._in_flight - 1)
+
+    def _measured_share(self) -> float:
+        # The part of the calls spent since this pacer's first answer in the window that were its
+        # own: 1 while nobody else spends the budget.
+        spent = self._joined_at_remaining - (self.remaining or 0)
+        if spent <= self._own_since_joined:
+            return 1.0
+        return max(self._own_since_joined, 1) / spent
+
+    def _my_remaining(self) -> float:
+        # Processes that shared the last window most likely share this one too, from its first
+        # call: the smaller of the two shares counts. Shared, a few calls stay unspent: a process
+        # that starts late knows nothing of the budget until its first call is answered.
+        remaining = self.remaining or 0
+        if not self._shared():
+            return float(remaining)
+        reserve = max(2, (self.limit or 0) // 20)
+        return max(0, remaining - reserve) * min(self._share, self._measured_share())
+
+    def _shared(self) -> bool:
+        # Other processes spend this budget too: then every call is paced, so that the budget lasts
+        # the whole window and a process that starts late still finds some.
+        return self._others_before_joined or min(self._share, self._measured_share()) < 1.0
+
+    def _close_window(self) -> None:
+        if self.remaining is not None and self._own_since_joined:
+            self._share = max(MIN_SHARE, self._measured_share())
+        self.remaining = self.reset_at = None
+        self._own_since_joined = 0
 
     def _low_water(self) -> int:
         # Spacing starts below a tenth of the window's budget, or earlier when this pacer has had
@@ -135,7 +188,12 @@ class RateLimitPacer:
             if limit is not None and limit.isdigit():
                 self.limit = int(limit)
             if self.reset_at is None or reset_at > self.reset_at:
+                self._close_window()
                 self.reset_at, self.remaining = reset_at, remaining
+                self._joined_at_remaining, self._own_since_joined = remaining, 0
+                # The server counted more calls than this pacer has out: others spend it too.
+                spent = None if self.limit is None else self.limit - remaining
+                self._others_before_joined = spent is not None and spent > self._in_flight
             elif reset_at == self.reset_at and self.remaining is not None:
                 # Answers from one window can arrive out of order across threads: keep the lowest.
                 # The server's figure counts other processes' calls but not this one's calls still
