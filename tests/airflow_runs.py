@@ -1,8 +1,26 @@
-"""Helpers for running tasks in tests: a stand-in task instance, and reading a ``dag.test()`` run back."""
+"""
+Helpers for running tasks in tests: a stand-in task instance, reading a ``dag.test()`` run back, and
+whether an Airflow API server answers.
+"""
 
 from __future__ import annotations
 
+import urllib.error
+import urllib.request
 from typing import Any
+
+
+def api_server_healthy(url: str) -> bool:
+    """
+    Return True when the Airflow API server at ``url`` answers its health endpoint with 200.
+
+    :param url: the server's base URL, e.g. ``http://127.0.0.1:8080``.
+    """
+    try:
+        with urllib.request.urlopen(f"{url}/api/v2/monitor/health", timeout=2) as answer:
+            return bool(answer.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
 
 
 def xcoms(run_id: str, key: str = "return_value") -> dict[tuple[str, int], Any]:

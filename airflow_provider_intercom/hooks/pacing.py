@@ -64,9 +64,10 @@ class RateLimitPacer:
         """
         Reserve one call, waiting only as long as the window's budget requires.
 
-        The call goes at once while budget is plentiful. When the budget runs low, calls go one
-        at a time (each waits for the previous answer, at most until the reset) and spaced out
-        over the rest of the window. Once the budget is spent, the call goes after the reset.
+        The call goes at once while budget is plentiful and nobody else spends it. When the budget
+        runs low, or is shared, calls go one at a time (each waits for the previous answer, at most
+        until the reset) and spaced out over the rest of the window. Once the budget (or this
+        pacer's share of it) is spent, the call goes after the reset.
 
         :return: the number of seconds waited (0.0 when the call could go at once).
         """
@@ -77,10 +78,7 @@ class RateLimitPacer:
                 if self.reset_at is not None and now >= self.reset_at:
                     # A new window began: the old figures say nothing about it.
                     self._close_window()
-                    self._next_slot = 0.0
-                if self.remaining is None or (
-                    not self._shared() and self._my_remaining() > self._low_water()
-                ):
+                if self._goes_at_once():
                     self._reserve()
                     return waited
                 # remaining is only ever set together with reset_at.
@@ -161,11 +159,18 @@ class RateLimitPacer:
         # the whole window and a process that starts late still finds some.
         return self._others_before_joined or min(self._share, self._measured_share()) < 1.0
 
+    def _goes_at_once(self) -> bool:
+        # No figures yet in this window, or alone in it with budget above the low-water mark.
+        if self.remaining is None:
+            return True
+        return not self._shared() and self._my_remaining() > self._low_water()
+
     def _close_window(self) -> None:
         if self.remaining is not None and self._own_since_joined:
             self._share = max(MIN_SHARE, self._measured_share())
         self.remaining = self.reset_at = None
         self._own_since_joined = 0
+        self._next_slot = 0.0
 
     def _low_water(self) -> int:
         # Spacing starts below a tenth of the window's budget, or earlier when this pacer has had

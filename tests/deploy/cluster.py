@@ -23,6 +23,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet
 
+from tests.airflow_runs import api_server_healthy
 from tests.deploy.services import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -177,12 +178,8 @@ class AirflowDeployment:
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             self.check_alive()
-            try:
-                with urllib.request.urlopen(f"{self.api_url}/api/v2/monitor/health", timeout=2) as answer:
-                    if answer.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
+            if api_server_healthy(self.api_url):
+                return
             time.sleep(0.5)
         tail = self.component("api-server").tail()
         raise RuntimeError(f"the API server did not answer in {START_TIMEOUT_S:.0f} s:\n{tail}")

@@ -16,14 +16,14 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+
+from tests.airflow_runs import api_server_healthy
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page, ViewportSize
@@ -113,12 +113,8 @@ def _wait_until_ready(server: AirflowServer) -> None:
             raise RuntimeError(
                 f"airflow api-server exited with {server.process.returncode}:\n{server.log_tail()}"
             )
-        try:
-            with urllib.request.urlopen(f"{server.url}/api/v2/monitor/health", timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
+        if api_server_healthy(server.url):
+            return
         time.sleep(0.25)
     raise RuntimeError(
         f"airflow api-server not ready after {SERVER_START_TIMEOUT_S:.0f} s:\n{server.log_tail()}"
