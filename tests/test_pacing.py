@@ -260,3 +260,25 @@ def test_alone_every_window_is_all_this_pacers(pacer, clock):
         clock.sleep(reset - clock.now)
     # Two windows spent alone: no wait but the two until the resets, however fast it spent.
     assert clock.slept == [10.0, 10.0]
+
+
+def test_shared_calls_overlap_as_their_slots_come(pacer, clock):
+    reset = clock.now + 10
+    spend_with_others(pacer, reset, own=10, others_per_call=3)  # shared: fifteen of the sixty left
+    pacer.acquire()
+    start = clock.now
+    pacer.acquire()  # the first is still out: shared, the second goes at its slot all the same
+    # About a sixteenth of the time left; waiting for the first's answer would last until the reset.
+    assert 0 < clock.now - start < (reset - start) / 8
+
+
+def test_own_calls_out_when_a_window_begins_are_not_taken_for_others(pacer, clock):
+    reset = clock.now + 10
+    for _ in range(8):
+        pacer.acquire()  # no figures yet: eight calls out at once
+    for _ in range(8):
+        # Each answer counts all eight: the server saw them before the first answer came back.
+        pacer.update(headers(remaining=192, reset=reset, limit=200))
+        pacer.release()
+    # Alone: the rest of the budget goes at once, down to the low-water mark of 24 (3 × 8 out at once).
+    assert [call(pacer) for _ in range(150)] == [0.0] * 150

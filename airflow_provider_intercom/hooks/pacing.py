@@ -85,10 +85,10 @@ class RateLimitPacer:
                 until_reset = (self.reset_at or now) - now
                 # Alone, this is the remaining budget; shared, less than one call means none.
                 mine = self._my_remaining()
-                if mine >= 1 and self._in_flight == 0:
-                    # Little budget left, shared with other workers and processes: one call at a
-                    # time, this pacer's share spread evenly over the time left, rather than race
-                    # into 429s.
+                if mine >= 1 and (self._in_flight == 0 or self._shared()):
+                    # Little budget left, or a shared one: this pacer's share spread evenly over
+                    # the time left, rather than race into 429s. Alone, one call at a time; shared,
+                    # calls overlap as their slots come (its reserve keeps it within the budget).
                     slot = max(now, self._next_slot)
                     self._next_slot = slot + until_reset / (mine + 1)
                     self._reserve()
@@ -195,7 +195,9 @@ class RateLimitPacer:
             if self.reset_at is None or reset_at > self.reset_at:
                 self._close_window()
                 self.reset_at, self.remaining = reset_at, remaining
-                self._joined_at_remaining, self._own_since_joined = remaining, 0
+                # The calls still out were sent in this window too, whether or not counted yet.
+                self._joined_at_remaining = remaining
+                self._own_since_joined = max(0, self._in_flight - 1)
                 # The server counted more calls than this pacer has out: others spend it too.
                 spent = None if self.limit is None else self.limit - remaining
                 self._others_before_joined = spent is not None and spent > self._in_flight
