@@ -65,9 +65,10 @@ class RateLimitPacer:
         Reserve one call, waiting only as long as the window's budget requires.
 
         The call goes at once while budget is plentiful and nobody else spends it. When the budget
-        runs low, or is shared, calls go one at a time (each waits for the previous answer, at most
-        until the reset) and spaced out over the rest of the window. Once the budget (or this
-        pacer's share of it) is spent, the call goes after the reset.
+        runs low, calls go one at a time (each waits for the previous answer, at most until the
+        reset), spaced out over the rest of the window. When it is shared, every call is spaced
+        out so, its slots overlapping. Once the budget (or this pacer's share of it) is spent, the
+        call goes after the reset.
 
         :return: the number of seconds waited (0.0 when the call could go at once).
         """
