@@ -225,10 +225,11 @@ def test_a_shared_window_is_spent_only_in_this_pacers_share(pacer, clock):
     reset = clock.now + 10
     spend_with_others(pacer, reset, own=10, others_per_call=3)
     assert pacer.remaining == 60
-    # Ten of the forty calls spent were this pacer's: its share of the sixty left is fifteen, one call
-    # per sixteenth of the time left (alone, the sixty would go at once, down to the low-water mark).
+    # Ten of the forty calls spent were this pacer's: its share of the 56 left above the reserve of 4
+    # is fourteen, one call per fifteenth of the time left (alone, the sixty would go at once, down
+    # to the low-water mark).
     left = reset - clock.now
-    assert gap_between_two_calls(pacer, clock) == pytest.approx(left / 16, rel=0.1)
+    assert gap_between_two_calls(pacer, clock) == pytest.approx(left / 15, rel=0.1)
 
 
 def test_less_than_one_call_of_share_waits_for_the_reset(pacer, clock):
@@ -282,3 +283,10 @@ def test_own_calls_out_when_a_window_begins_are_not_taken_for_others(pacer, cloc
         pacer.release()
     # Alone: the rest of the budget goes at once, down to the low-water mark of 24 (3 × 8 out at once).
     assert [call(pacer) for _ in range(150)] == [0.0] * 150
+
+
+def test_a_newcomer_claims_at_most_half_of_what_others_left(pacer, clock):
+    reset = clock.now + 10
+    pacer.update(headers(remaining=40, reset=reset, limit=100))  # 60 spent by others before it came
+    # Half of the 36 left above the reserve of 4: one call per 10 s / 19 (the whole 36: 10 s / 37).
+    assert gap_between_two_calls(pacer, clock) == pytest.approx(10 / 19, rel=0.02)

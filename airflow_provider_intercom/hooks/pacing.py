@@ -10,6 +10,11 @@ from contextlib import contextmanager
 
 # However many processes shared the last window, assume at least this share of the next one.
 MIN_SHARE = 0.05
+# A pacer whose first answer shows others' calls claims at most this share of the window.
+NEWCOMER_SHARE = 0.5
+# Calls of a shared window left for tasks that start during it (their first call cannot know the
+# figures): a fortieth of the limit, at least this many.
+RESERVE_MIN = 4
 
 
 class RateLimitPacer:
@@ -24,8 +29,9 @@ class RateLimitPacer:
 
     Other processes may share the window: the pacer sees it when the server counts more calls than
     it sent. It then counts only its share of what is left (the part of the calls spent since its
-    first answer in the window that were its own), leaves a few calls unspent for processes that
-    start later, and spreads every call over the rest of the window, so that together they stay
+    first answer in the window that were its own; at most half, for a pacer whose first answer
+    showed others' calls), leaves a few calls unspent for processes that start later, and spreads
+    every call over the rest of the window, so that together they stay
     within the budget instead of each spending all of it. The share of the last window counts from
     the first call of the next one, when every process starts again at once.
 
@@ -152,7 +158,7 @@ class RateLimitPacer:
         remaining = self.remaining or 0
         if not self._shared():
             return float(remaining)
-        reserve = max(2, (self.limit or 0) // 20)
+        reserve = max(RESERVE_MIN, (self.limit or 0) // 40)
         return max(0, remaining - reserve) * min(self._share, self._measured_share())
 
     def _shared(self) -> bool:
@@ -202,6 +208,9 @@ class RateLimitPacer:
                 # The server counted more calls than this pacer has out: others spend it too.
                 spent = None if self.limit is None else self.limit - remaining
                 self._others_before_joined = spent is not None and spent > self._in_flight
+                if self._others_before_joined:
+                    # At least one other process: until its own calls tell, claim at most half.
+                    self._share = min(self._share, NEWCOMER_SHARE)
             elif reset_at == self.reset_at and self.remaining is not None:
                 # Answers from one window can arrive out of order across threads: keep the lowest.
                 # The server's figure counts other processes' calls but not this one's calls still

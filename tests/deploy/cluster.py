@@ -31,8 +31,6 @@ USERNAME = "admin"
 WORKERS = ("deploy-worker-1", "deploy-worker-2")
 WORKER_CONCURRENCY = 3
 START_TIMEOUT_S = 180.0
-# Components that only serve: started in this order, the API server first (the workers need it).
-COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 
 
 class ComponentDied(RuntimeError):

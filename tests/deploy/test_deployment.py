@@ -99,12 +99,14 @@ def test_fewer_than_2_percent_of_calls_are_answered_429(deployed: Deployed) -> N
     calls = sum(statuses.values())
     per_window = Counter(entry["reset_at"] for entry in deployed.sandbox.requests)
     busiest = max(per_window.values())
-    # The limit did bind: some window was spent (nearly) to the end.
-    assert busiest >= 0.9 * RATE_LIMIT, per_window
+    # The limit did bind: the work needed several windows, and the busiest was (nearly) spent.
+    assert calls > 3 * RATE_LIMIT
+    assert busiest >= 0.8 * RATE_LIMIT, per_window
     assert statuses[429] < MAX_429_SHARE * calls, statuses
     checked(
         f"rate limit {RATE_LIMIT} calls per 10 s, shared: {calls} calls, {statuses[429]} answered 429 "
-        f"({statuses[429] / calls:.1%}; at most {MAX_429_SHARE:.0%}); busiest window {busiest} calls"
+        f"({statuses[429] / calls:.1%}; under {MAX_429_SHARE:.0%}); {len(per_window)} windows, the busiest "
+        f"{busiest} calls"
     )
 
 
