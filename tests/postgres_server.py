@@ -13,7 +13,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -26,6 +25,8 @@ from typing import Any
 import psycopg2
 import pytest
 from psycopg2 import sql
+
+from tests.loopback import free_port
 
 NOT_INSTALLED = "PostgreSQL server not installed: run `make test` as root, or apt-get install postgresql"
 # initdb names the superuser after the OS user by default; naming it keeps the URI the same for every user.
@@ -78,12 +79,6 @@ def _run_as() -> dict[str, Any]:
     return {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _run(command: list[str], run_as: dict[str, Any], cwd: Path) -> subprocess.CompletedProcess[str]:
     # cwd: the unprivileged user may not be able to enter the directory pytest runs in.
     return subprocess.run(
@@ -112,7 +107,7 @@ def running_postgres() -> Iterator[PostgresServer]:
         done = _run([*initdb, "--encoding=UTF8", "--locale=C", "--no-sync"], run_as, directory)
         if done.returncode != 0:
             raise RuntimeError(f"initdb failed:\n{done.stdout}{done.stderr}")
-        port = _free_port()
+        port = free_port()
         # Loopback only, its socket in our directory (not /var/run/postgresql), no fsync: throwaway data.
         options = f"-h 127.0.0.1 -p {port} -k {directory} -c fsync=off"
         pg_ctl = [str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log)]

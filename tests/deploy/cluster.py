@@ -18,13 +18,14 @@ import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet
 
 from tests.airflow_runs import api_server_healthy
-from tests.deploy.services import free_port
+from tests.loopback import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 USERNAME = "admin"
@@ -77,16 +78,12 @@ class AirflowDeployment:
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.api_port}"
 
+    @cached_property
     def environment(self) -> dict[str, str]:
-        """The settings every component shares; nothing of the calling process's Airflow settings."""
+        """The settings every component shares, made once; none of this process's Airflow settings."""
         passwords = self.home / "simple_auth_manager_passwords.json"
-        if not passwords.exists():
-            passwords.write_text(json.dumps({USERNAME: secrets.token_urlsafe(12)}))
-        secrets_file = self.home / "deployment-secrets.json"
-        if not secrets_file.exists():
-            keys = {"fernet": Fernet.generate_key().decode(), "jwt": secrets.token_urlsafe(32)}
-            secrets_file.write_text(json.dumps(keys))
-        keys = json.loads(secrets_file.read_text())
+        passwords.write_text(json.dumps({USERNAME: secrets.token_urlsafe(12)}))
+        jwt_secret = secrets.token_urlsafe(32)
         database = self.database_uri.replace("postgresql://", "postgresql+psycopg2://", 1)
         env = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
         env.update(
@@ -95,11 +92,11 @@ class AirflowDeployment:
             AIRFLOW__CORE__EXECUTOR="CeleryExecutor",
             AIRFLOW__CORE__DAGS_FOLDER=str(self.home / "dags"),
             AIRFLOW__CORE__LOAD_EXAMPLES="False",
-            AIRFLOW__CORE__FERNET_KEY=keys["fernet"],
+            AIRFLOW__CORE__FERNET_KEY=Fernet.generate_key().decode(),
             AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"{self.api_url}/execution/",
             AIRFLOW__API__BASE_URL=self.api_url,
-            AIRFLOW__API_AUTH__JWT_SECRET=keys["jwt"],
-            AIRFLOW__API__SECRET_KEY=keys["jwt"],
+            AIRFLOW__API_AUTH__JWT_SECRET=jwt_secret,
+            AIRFLOW__API__SECRET_KEY=jwt_secret,
             AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=database,
             AIRFLOW__CELERY__BROKER_URL=self.broker_url,
             AIRFLOW__CELERY__RESULT_BACKEND=f"db+{database}",
@@ -119,7 +116,7 @@ class AirflowDeployment:
         """Run one ``airflow`` CLI command to completion; return its output, or raise with it."""
         result = subprocess.run(
             [sys.executable, "-m", "airflow", *args],
-            env=self.environment(),
+            env=self.environment,
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -143,7 +140,7 @@ class AirflowDeployment:
         with log.open("wb") as out:
             process = subprocess.Popen(
                 [sys.executable, "-m", "airflow", *args],
-                env={**self.environment(), **(env or {})},
+                env={**self.environment, **(env or {})},
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

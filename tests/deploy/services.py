@@ -14,16 +14,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.loopback import free_port
+
 REDIS_SERVER = "redis-server"
 NO_REDIS = "redis-server not installed: run `make e2e-deploy` as root, or apt-get install redis-server"
 START_TIMEOUT_S = 30.0
-
-
-def free_port() -> int:
-    """Return a loopback port that was free a moment ago."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _redis_answers(port: int) -> bool:

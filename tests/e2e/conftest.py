@@ -12,7 +12,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.airflow_runs import api_server_healthy
+from tests.loopback import free_port
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page, ViewportSize
@@ -58,12 +58,6 @@ class AirflowServer:
     def log_tail(self, lines: int = 40) -> str:
         """Return the end of the server's log, for failure messages."""
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -144,7 +138,7 @@ def start_airflow_server(airflow_env: dict[str, str]) -> Iterator[Callable[..., 
     started: list[AirflowServer] = []
 
     def start(backport: bool) -> AirflowServer:
-        port = _free_port()
+        port = free_port()
         name = "api-server-backport" if backport else "api-server-stock"
         log = Path(airflow_env["AIRFLOW_HOME"]) / f"{name}.log"
         command = [str(_API_SERVER_SCRIPT)] if backport else ["-m", "airflow", "api-server"]
