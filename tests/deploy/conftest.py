@@ -44,7 +44,6 @@ class Deployed:
     outcome: Outcome
     sandbox: IntercomSandbox
     deployment: AirflowDeployment
-    seconds: dict[str, float]
 
 
 _checked: list[str] = []
@@ -91,7 +90,7 @@ def deployed() -> Iterator[Deployed]:
         calls = [{key: entry[key] for key in fields} for entry in sandbox.requests]
         (home / "sandbox-calls.json").write_text(json.dumps(calls))
         _timings.update(seconds, **{f"scenario: {name}": value for name, value in outcome.timings.items()})
-        yield Deployed(outcome, sandbox, deployment, seconds)
+        yield Deployed(outcome, sandbox, deployment)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

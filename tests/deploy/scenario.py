@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from tests.deploy.cluster import AirflowDeployment
 
@@ -19,6 +20,7 @@ FOLLOWUP = "intercom_churn_risk_followup"
 BULK, WAIT, APPLY = "intercom_bulk_mapped", "intercom_deploy_wait", "intercom_deploy_apply"
 DAGS = (EXPORT, HYGIENE, FOLLOWUP, BULK, WAIT, APPLY)
 FINISHED = {"success", "failed"}
+T = TypeVar("T")
 
 
 @dataclass
@@ -55,11 +57,14 @@ class Scenario:
     def _mark(self, name: str) -> None:
         self.outcome.timings[name] = round(time.monotonic() - self._began, 1)
 
-    def _poll(self) -> None:
-        if time.monotonic() > self.deadline:
-            raise TimeoutError(f"the deployment's runs took longer than {RUN_TIMEOUT_S:.0f} s")
-        self.deployment.check_alive()
-        time.sleep(POLL_S)
+    def _until(self, probe: Callable[[], T | None]) -> T:
+        """Call ``probe`` until it returns a value; fail at the deadline or when a component died."""
+        while (found := probe()) is None:
+            if time.monotonic() > self.deadline:
+                raise TimeoutError(f"the deployment's runs took longer than {RUN_TIMEOUT_S:.0f} s")
+            self.deployment.check_alive()
+            time.sleep(POLL_S)
+        return found
 
     def run(self) -> Outcome:
         """Trigger everything, wait for every run, and collect the outcome."""
@@ -81,12 +86,12 @@ class Scenario:
         return self.outcome
 
     def _wait_until_parsed(self) -> None:
-        while True:
+        def parsed() -> bool | None:
             known = {dag["dag_id"] for dag in self.deployment.call("GET", "/api/v2/dags", limit=100)["dags"]}
-            if known >= set(DAGS):
-                self._mark("DAGs parsed")
-                return
-            self._poll()
+            return True if known >= set(DAGS) else None
+
+        self._until(parsed)
+        self._mark("DAGs parsed")
 
     def _trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> str:
         body = {"logical_date": None, "conf": conf or {}}
@@ -98,27 +103,28 @@ class Scenario:
 
     def _until_deferred(self, dag_id: str, run_id: str, task_id: str) -> str:
         """Wait until the sensor waits in the triggerer (or has finished); return the state seen."""
-        while True:
+
+        def waiting_or_done() -> str | None:
             states = {ti["task_id"]: ti["state"] for ti in self._task_instances(dag_id, run_id)}
-            if states.get(task_id) in {"deferred", "success", "failed"}:
-                self._mark(f"{task_id} {states[task_id]}")
-                return str(states[task_id])
-            self._poll()
+            return str(states[task_id]) if states.get(task_id) in {"deferred", "success", "failed"} else None
+
+        state = self._until(waiting_or_done)
+        self._mark(f"{task_id} {state}")
+        return state
 
     def _finish(self, dag_id: str, run_id: str) -> None:
-        while True:
-            run = self.deployment.call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{quoted(run_id)}")
-            if run["state"] in FINISHED:
-                self._mark(f"{dag_id} {run['state']}")
-                return
-            self._poll()
+        def finished() -> str | None:
+            state = self.deployment.call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{quoted(run_id)}")["state"]
+            return str(state) if state in FINISHED else None
+
+        self._mark(f"{dag_id} {self._until(finished)}")
 
     def _scheduled_run(self, dag_id: str) -> str:
-        while True:
+        def first_run() -> str | None:
             runs = self.deployment.call("GET", f"/api/v2/dags/{dag_id}/dagRuns")["dag_runs"]
-            if runs:
-                return str(runs[0]["dag_run_id"])
-            self._poll()
+            return str(runs[0]["dag_run_id"]) if runs else None
+
+        return self._until(first_run)
 
     def _collect(self, bulk_run: str) -> None:
         call, outcome = self.deployment.call, self.outcome
