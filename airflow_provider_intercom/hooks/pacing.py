@@ -31,9 +31,9 @@ class RateLimitPacer:
     it sent. It then counts only its share of what is left (the part of the calls spent since its
     first answer in the window that were its own; at most half, for a pacer whose first answer
     showed others' calls), leaves a few calls unspent for processes that start later, and spreads
-    every call over the rest of the window, so that together they stay
-    within the budget instead of each spending all of it. The share of the last window counts from
-    the first call of the next one, when every process starts again at once.
+    every call over the rest of the window, so that together they stay within the budget instead
+    of each spending all of it. The share of the last window counts from the first call of the
+    next one, when every process starts again at once.
 
     :param max_wait: the longest single wait, in seconds, whatever the reset header says
         (protects against clock skew and nonsense headers).
@@ -206,8 +206,9 @@ class RateLimitPacer:
                 self._joined_at_remaining = remaining
                 self._own_since_joined = max(0, self._in_flight - 1)
                 # The server counted more calls than this pacer has out: others spend it too.
-                spent = None if self.limit is None else self.limit - remaining
-                self._others_before_joined = spent is not None and spent > self._in_flight
+                self._others_before_joined = (
+                    self.limit is not None and self.limit - remaining > self._in_flight
+                )
                 if self._others_before_joined:
                     # At least one other process: until its own calls tell, claim at most half.
                     self._share = min(self._share, NEWCOMER_SHARE)
