@@ -21,7 +21,6 @@ from airflow_provider_intercom.sandbox import IntercomSandbox
 from tests.deploy.cluster import REPO, AirflowDeployment
 from tests.deploy.scenario import Outcome, Scenario
 from tests.deploy.services import running_redis
-from tests.postgres_server import running_postgres
 
 DEMO_SEED = REPO / "airflow_provider_intercom" / "sandbox" / "demo_seed.json"
 SANDBOX_TOKEN = "deploy-sandbox-token"
@@ -58,6 +57,9 @@ def checked(line: str) -> None:
 @pytest.fixture(scope="session")
 def deployed() -> Iterator[Deployed]:
     """Start the services and Airflow, run the scenario, stop Airflow; the sandbox stays up for the checks."""
+    # Imported here, not at collection: other modules load it as a pytest plugin, asserts rewritten.
+    from tests.postgres_server import running_postgres
+
     seconds: dict[str, float] = {}
     began = time.monotonic()
     home = Path(os.environ["AIRFLOW_HOME"]) / "deploy"  # under the suite's home: its token check reads it
